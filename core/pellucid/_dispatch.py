@@ -1,0 +1,436 @@
+"""The one dispatch point every op passes through.
+
+An op is a subclass of `Op` that holds its forward (on raw NumPy/CuPy arrays), its
+backward (written once against the `F` namespace, so the same formula runs on raw
+arrays when create_graph is off and on differentiable tensors when it is on) and its
+metadata, side by side. `dispatch` checks devices, promotes dtypes, runs the forward,
+links the graph and, only when something listens (recorder, anomaly mode), tells it.
+"""
+import itertools
+
+import numpy as np
+
+from . import _dtype as D
+from ._grad_mode import state as _gm
+
+Tensor = None          # bound by _tensor at import time (avoids an import cycle)
+_FROM_NP = D._FROM_NP
+_ndarray = np.ndarray
+
+# Listeners (the recorder and anomaly mode). `hooked` is the single flag the hot path reads.
+hooked = False
+_listeners = []
+_seq = itertools.count()
+OPS = {}
+
+
+def add_listener(listener):
+    """`listener.on_op(op, inputs, outputs, node, params)` and `listener.on_backward(...)`."""
+    global hooked
+    _listeners.append(listener)
+    hooked = True
+
+
+def remove_listener(listener):
+    global hooked
+    if listener in _listeners:
+        _listeners.remove(listener)
+    hooked = bool(_listeners)
+
+
+def listeners():
+    return tuple(_listeners)
+
+
+class Node:
+    """A backward step in the graph (what `tensor.grad_fn` returns).
+
+    One subclass per op is generated (named like PyTorch's: `MulBackward0`), so users can
+    recognise steps and the recorder can name them.
+    """
+    op = None
+    saved = None          # saved input tensors (or None when nothing is saved / freed)
+    versions = None
+    out_data = None       # the saved output array
+    out_version = None
+    freed = False
+    hooks = None          # {output_nr: [fn, ...]}
+    pre_hooks = None      # node-level hooks (module full backward hooks)
+    post_hooks = None
+    inputs = None         # set while backward runs: saved inputs as arrays or tensors
+    params = ()           # the op's non-tensor arguments
+    anomaly_trace = None
+
+    def name(self):
+        return type(self).__name__
+
+    @property
+    def next_functions(self):
+        return tuple((e[0], e[1]) if e is not None else (None, 0) for e in self.edges)
+
+    @property
+    def metadata(self):
+        return self.__dict__.setdefault("_metadata", {})
+
+    def register_hook(self, fn):
+        from .utils.hooks import RemovableHandle
+        if self.post_hooks is None:
+            self.post_hooks = []
+        self.post_hooks.append(fn)
+        return RemovableHandle(self.post_hooks, fn)
+
+    def register_prehook(self, fn):
+        from .utils.hooks import RemovableHandle
+        if self.pre_hooks is None:
+            self.pre_hooks = []
+        self.pre_hooks.append(fn)
+        return RemovableHandle(self.pre_hooks, fn)
+
+    @property
+    def output(self):
+        """The saved forward output as a tensor attached to this node (used under create_graph)."""
+        t = Tensor._make(self.out_data)
+        t._requires_grad = True
+        t.grad_fn = self
+        return t
+
+    def __repr__(self):
+        return f"<{type(self).__name__} object at {hex(id(self))}>"
+
+
+class AccumulateGrad(Node):
+    """The sink for a leaf tensor: sums gradients into `.grad`."""
+    edges = ()
+    n_outputs = 1
+
+    def __init__(self, leaf):
+        import weakref
+        self.variable_ref = weakref.ref(leaf)
+        self.seq = next(_seq)
+
+    @property
+    def variable(self):
+        return self.variable_ref()
+
+    def name(self):
+        return "torch::autograd::AccumulateGrad"
+
+
+class _NoCtx:
+    """The ctx forward receives when no graph is being built: stores nothing."""
+    __slots__ = ()
+    needs_grad = False
+    needs_input_grad = ()
+
+    def __setattr__(self, key, value):
+        pass
+
+
+NO_CTX = _NoCtx()
+
+
+class Op:
+    """Base class of every op. Subclasses set:
+
+    name          the op's name (`"mul"`)
+    forward       staticmethod(ctx, *arrays, *params) -> array or tuple of arrays
+    backward      staticmethod(ctx, F, *grads) -> one gradient per tensor input (or None)
+    save_inputs   indices of tensor inputs kept for backward (`ctx.inputs`), or True for all
+    save_output   keep the output for backward (`ctx.out`)
+    promote       None, "common" (PyTorch's result_type) or "float" (common, ints become float)
+    differentiable
+    view          the output is a view of input 0 (shares its version counter)
+    multi_output  forward returns a tuple
+    """
+    name = None
+    save_inputs = ()
+    save_output = False
+    promote = None
+    differentiable = True
+    view = False
+    multi_output = False
+    inplace_ok = True
+    node_cls = None
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        if cls.name is None:
+            return
+        if cls.save_inputs is True:
+            cls.save_inputs = None   # None means "all", resolved per call
+        backward_name = getattr(cls, "backward_name", None) or (
+            "".join(p.capitalize() for p in cls.name.split("_")) + "Backward0")
+        cls.node_cls = type(backward_name, (Node,), {"op": cls})
+        OPS[cls.name] = cls
+
+
+def _device_error(op, tensors):
+    devs = ", ".join(f"{t.device}" for t in tensors)
+    return RuntimeError(
+        f"{op.name}: expected all tensors to be on the same device, but found at least two devices "
+        f"({devs}). Move them with .to(device) first.")
+
+
+def common_dtype(args):
+    """The dtype an op over `args` (tensors and Python scalars) computes in."""
+    a = args[0]
+    if len(args) == 2:
+        b = args[1]
+        if isinstance(a, Tensor):
+            da = _FROM_NP[a._data.dtype]
+            tb = type(b)
+            if isinstance(b, Tensor):
+                db = _FROM_NP[b._data.dtype]
+                if da is db:
+                    return da
+            elif tb is float:
+                if da.category == 2:
+                    return da
+            elif tb is int:
+                if da.category >= 1:
+                    return da
+    return D.result_type(*args)
+
+
+def _prepare(op, args):
+    """Arrays (or scalars) for forward, with dtypes promoted; devices checked."""
+    promote = op.promote
+    if promote is None:
+        return [a._data if isinstance(a, Tensor) else a for a in args]
+    dt = common_dtype(args)
+    if promote == "float" and dt.category < 2:
+        dt = D._default_float
+    np_dt = dt.np
+    arrays = []
+    kind = None
+    for a in args:
+        if isinstance(a, Tensor):
+            x = a._data
+            tx = type(x)
+            if kind is None:
+                kind = tx
+            elif tx is not kind:
+                raise _device_error(op, [t for t in args if isinstance(t, Tensor)])
+            if x.dtype != np_dt:
+                x = x.astype(np_dt)
+            arrays.append(x)
+        elif promote == "float" and type(a) is int and dt.category == 2:
+            arrays.append(float(a))
+        else:
+            arrays.append(a)
+    return arrays
+
+
+def dispatch(op, args, params=()):
+    """Run `op` on `args` (tensors, or Python scalars where the op allows) with extra `params`.
+
+    Returns the output tensor (or a tuple for multi-output ops).
+    """
+    arrays = _prepare(op, args)
+    needs_grad = False
+    if _gm.grad_enabled and op.differentiable:
+        for a in args:
+            if isinstance(a, Tensor) and a._requires_grad:
+                needs_grad = True
+                break
+    if hooked:
+        return _dispatch_hooked(op, args, arrays, params, needs_grad)
+    if not needs_grad:
+        out = op.forward(NO_CTX, *arrays, *params)
+        if op.multi_output:
+            return tuple(_wrap(o, args, op) for o in out)
+        return _wrap(out, args, op)
+    node = op.node_cls()
+    node.params = params
+    out = op.forward(node, *arrays, *params)
+    return _link(op, node, args, out)
+
+
+def _wrap(out, args, op):
+    t = Tensor.__new__(Tensor)
+    if type(out) is not _ndarray:
+        if isinstance(out, np.generic) or not hasattr(out, "__cuda_array_interface__"):
+            out = np.asarray(out)
+    t._data = out
+    if op.view and (op.view is True or _shares(out, args[0]._data)):
+        base = args[0]
+        if base._version is None:
+            base._version = [0]
+        t._version = base._version
+        t._base = base._base if base._base is not None else base
+    return t
+
+
+def _shares(out, src):
+    return np.may_share_memory(out, src) if type(out) is _ndarray else out.data.ptr == src.data.ptr
+
+
+def _link(op, node, args, out):
+    """Attach `node` to the graph: its edges to the inputs and the saved tensors."""
+    edges = []
+    meta = []
+    needs = []
+    for a in args:
+        if isinstance(a, Tensor):
+            if a._requires_grad:
+                fn = a.grad_fn
+                if fn is None:
+                    fn = a._accumulator()
+                    edges.append((fn, 0))
+                else:
+                    edges.append((fn, a._output_nr))
+                needs.append(True)
+            else:
+                edges.append(None)
+                needs.append(False)
+            meta.append(a._data)
+        else:
+            edges.append(None)
+            needs.append(False)
+            meta.append(None)
+    node.edges = edges
+    node.in_meta = [(m.shape, m.dtype) if m is not None else None for m in meta]
+    node.needs_input_grad = needs
+    node.seq = next(_seq)
+    si = op.save_inputs
+    if si is None:
+        saved = list(args)
+    elif si:
+        saved = [args[i] for i in si]
+    else:
+        saved = None
+    if saved is not None:
+        # Python scalars are saved as they are; tensors with the version they had now
+        node.saved = saved
+        node.versions = [t._version[0] if isinstance(t, Tensor) and t._version is not None else 0
+                         for t in saved]
+    if op.multi_output:
+        outs = []
+        for i, o in enumerate(out):
+            t = _wrap(o, args, op)
+            if t._data.dtype.kind == "f":
+                t._requires_grad = True
+                t.grad_fn = node
+                t._output_nr = i
+            outs.append(t)
+        node.n_outputs = len(outs)
+        node.out_meta = [(t._data.shape, t._data.dtype) for t in outs]
+        if op.save_output:
+            node.out_data = tuple(out)
+        return tuple(outs)
+    t = _wrap(out, args, op)
+    node.n_outputs = 1
+    node.out_meta = ((t._data.shape, t._data.dtype),)
+    if t._data.dtype.kind == "f":
+        t._requires_grad = True
+        t.grad_fn = node
+    if op.save_output:
+        node.out_data = t._data
+        if t._version is None:
+            t._version = [0]
+        node.out_version = (t._version, t._version[0])
+    return t
+
+
+def _dispatch_hooked(op, args, arrays, params, needs_grad):
+    import time
+    for lst in _listeners:
+        pre = getattr(lst, "before_op", None)
+        if pre is not None:
+            pre(op, args, params)
+    t0 = time.perf_counter()
+    if needs_grad:
+        node = op.node_cls()
+        node.params = params
+        out = op.forward(node, *arrays, *params)
+        result = _link(op, node, args, out)
+    else:
+        node = None
+        out = op.forward(NO_CTX, *arrays, *params)
+        result = tuple(_wrap(o, args, op) for o in out) if op.multi_output else _wrap(out, args, op)
+    elapsed = time.perf_counter() - t0
+    for lst in list(_listeners):
+        lst.on_op(op, args, params, result, node, elapsed)
+    return result
+
+
+def dispatch_inplace(op, self, args, params=()):
+    """Run `op(self, *args)` and write the result into `self` (PyTorch's `add_` and friends)."""
+    grad_on = _gm.grad_enabled and op.differentiable
+    needs_grad = grad_on and (self._requires_grad or any(
+        isinstance(a, Tensor) and a._requires_grad for a in args))
+    if needs_grad and self._requires_grad and self.grad_fn is None:
+        raise RuntimeError(
+            f"{op.name}_: a leaf Variable that requires grad is being used in an in-place operation. "
+            "Wrap the update in `with pellucid.no_grad():` or operate on a clone.")
+    if needs_grad and self._base is not None and self._base._requires_grad:
+        return _inplace_on_view(op, self, args, params)
+    all_args = (self,) + tuple(args)
+    arrays = _prepare(op, all_args)
+    if op.promote is not None:
+        rdt = common_dtype(all_args)
+        if op.promote == "float" and rdt.category < 2:
+            rdt = D._default_float
+        sdt = _FROM_NP[self._data.dtype]
+        if rdt.category > sdt.category:
+            raise RuntimeError(
+                f"{op.name}_: result type {rdt.name} can't be cast to the desired output type "
+                f"{sdt.name} of the tensor modified in place")
+    if not needs_grad:
+        out = op.forward(NO_CTX, *arrays, *params)
+        _write_into(self, out)
+        if hooked:
+            for lst in list(_listeners):
+                lst.on_op(op, all_args, params, self, None, 0.0)
+        return self
+    # Build the graph as for the out-of-place op, then move the result into `self`.
+    node = op.node_cls()
+    node.params = params
+    saved_self = self
+    si = op.save_inputs
+    if si is None or (si and 0 in si):
+        saved_self = Tensor._make(self._data.copy())
+        saved_self._requires_grad = self._requires_grad
+        saved_self.grad_fn = self.grad_fn
+        saved_self._output_nr = self._output_nr
+    link_args = (saved_self,) + tuple(args)
+    out = op.forward(node, *arrays, *params)
+    res = _link(op, node, link_args, out)
+    _write_into(self, res._data)
+    self._requires_grad = True
+    self.grad_fn = node
+    self._output_nr = 0
+    if op.save_output:
+        node.out_version = (self._version, self._version[0])
+        node.out_data = res._data
+    if hooked:
+        for lst in list(_listeners):
+            lst.on_op(op, all_args, params, self, node, 0.0)
+    return self
+
+
+def _write_into(self, out):
+    data = self._data
+    if out is not data:
+        if data.shape != getattr(out, "shape", ()):
+            try:
+                np.broadcast_shapes(getattr(out, "shape", ()), data.shape)
+                ok = np.broadcast_shapes(getattr(out, "shape", ()), data.shape) == data.shape
+            except ValueError:
+                ok = False
+            if not ok:
+                raise RuntimeError(
+                    f"output with shape {list(data.shape)} doesn't match the broadcast shape "
+                    f"{list(getattr(out, 'shape', ()))}")
+        data[...] = out
+    if self._version is None:
+        self._version = [1]
+    else:
+        self._version[0] += 1
+
+
+def _inplace_on_view(op, view, args, params):
+    """In-place op on a view whose base is part of the graph: rebase the base's history
+    (PyTorch's CopySlices), so gradients of the base see the modification."""
+    from .ops._view_inplace import rebase_view_inplace
+    return rebase_view_inplace(op, view, args, params)
