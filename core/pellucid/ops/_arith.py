@@ -199,7 +199,7 @@ def _rpow(self, other):
     return dispatch(Pow, (other, self))
 
 
-float_power = None  # defined in _pointwise
+
 
 
 @tensor_method("add_", "__iadd__")
@@ -234,3 +234,6 @@ def _pow_(self, exponent):
 @tensor_method("neg_", "negative_")
 def _neg_(self):
     return dispatch_inplace(Neg, self, ())
+
+
+__all__ = ['add', 'div', 'divide', 'mul', 'multiply', 'neg', 'negative', 'pow', 'rsub', 'sub', 'subtract', 'true_divide']

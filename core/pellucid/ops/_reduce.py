@@ -95,3 +95,6 @@ def sum_to_size(input, *size):
 
 from .._tensor import Tensor  # noqa: E402
 Tensor.sum_to_size = sum_to_size
+
+
+__all__ = ['mean', 'sum', 'sum_to_size']

@@ -271,3 +271,6 @@ Tensor.T = property(_T)
 Tensor.mT = property(_mT)
 Tensor.H = property(_T)
 Tensor.mH = property(_mT)
+
+
+__all__ = ['expand', 'expand_as', 'flatten', 'permute', 'reshape', 'reshape_as', 'squeeze', 'swapaxes', 'swapdims', 't', 'transpose', 'unflatten', 'unsqueeze', 'view', 'view_as']

@@ -1,0 +1,4 @@
+"""`pellucid.nn`: modules, parameters, functional forms, initialisers and utilities."""
+from .parameter import *  # noqa: F401,F403
+from .modules import *  # noqa: F401,F403
+from . import functional, init, utils  # noqa: F401
