@@ -71,3 +71,4 @@ def is_nonzero(input):
     if input.numel() != 1:
         raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
     return bool(input.item() != 0)
+from . import optim  # noqa: E402,F401
