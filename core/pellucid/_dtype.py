@@ -122,15 +122,14 @@ def promote_types(a, b):
 
 
 def scalar_dtype(value):
-    """The dtype a Python scalar takes when it stands alone."""
-    if isinstance(value, bool):
+    """The dtype a Python scalar takes when it stands alone. NumPy scalars count as Python
+    numbers of their kind (as in PyTorch: `int32_tensor + np.float64(1.5)` is float32)."""
+    if isinstance(value, (bool, np.bool_)):
         return bool_
-    if isinstance(value, int):
+    if isinstance(value, (int, np.integer)):
         return int64
-    if isinstance(value, float):
+    if isinstance(value, (float, np.floating)):
         return _default_float
-    if isinstance(value, np.generic):
-        return from_numpy_dtype(value.dtype)
     raise TypeError(f"expected a number, got {type(value).__name__}")
 
 
