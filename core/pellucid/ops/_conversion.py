@@ -1,9 +1,10 @@
-"""Dtype casts, device moves, clone and contiguous."""
+"""Dtype casts, device moves, clone, contiguous and the writes `copy_`, `fill_`, `zero_`."""
 import numpy as np
 
 from .. import _backend
 from .. import _dtype as D
-from .._dispatch import Op, dispatch
+from .._dispatch import Op, dispatch, dispatch_inplace
+from .._grad_mode import no_grad
 from .._tensor import Tensor
 from ._registry import tensor_method
 
@@ -120,3 +121,179 @@ def contiguous(input, memory_format=None):
 
 def cast(x, dtype):
     return dispatch(ToDtype, (x,), (D.as_dtype(dtype).np,))
+
+
+# ---- in-place writes ---------------------------------------------------------------------------
+
+def _move_grad(F, g, dev):
+    if dev is None:
+        return g
+    if F is _tensor_ns():
+        return g.to(dev)
+    return _backend.move(g, dev)
+
+
+class Copy(Op):
+    name = "copy"
+    backward_name = "CopyBackwards"
+
+    @staticmethod
+    def forward(ctx, a, src):
+        src_dev, dst_dev = _backend.device_of(src), _backend.device_of(a)
+        ctx.src_device = None
+        if src_dev != dst_dev:
+            ctx.src_device = src_dev
+            src = _backend.move(src, dst_dev)
+        if src.shape != a.shape:
+            _check_broadcast(a.shape, src.shape)
+            src = _backend.xp_of(src).broadcast_to(src, a.shape)
+        return src if src.dtype == a.dtype else src.astype(a.dtype)
+
+    @staticmethod
+    def backward(ctx, F, g):
+        # `self` is overwritten: nothing flows to its history; the source gets the gradient
+        # (the engine sums it back to the source's shape and dtype)
+        return F.zeros_like(g), _move_grad(F, g, ctx.src_device)
+
+
+class Fill(Op):
+    name = "fill"
+    backward_name = "FillBackward2"
+
+    @staticmethod
+    def forward(ctx, a, value):
+        return _scalar_array(a, value, "fill_")
+
+    @staticmethod
+    def backward(ctx, F, g):
+        return F.zeros_like(g)
+
+
+class FillTensor(Op):
+    name = "fill_tensor"
+    backward_name = "FillBackward3"
+
+    @staticmethod
+    def forward(ctx, a, value):
+        src_dev, dst_dev = _backend.device_of(value), _backend.device_of(a)
+        ctx.src_device = None
+        if src_dev != dst_dev:
+            ctx.src_device = src_dev
+            value = _backend.move(value, dst_dev)
+        return value if value.dtype == a.dtype else value.astype(a.dtype)
+
+    @staticmethod
+    def backward(ctx, F, g):
+        return F.zeros_like(g), _move_grad(F, F.reshape(F.sum(g, None, True), ()), ctx.src_device)
+
+
+class Zero(Op):
+    name = "zero"
+
+    @staticmethod
+    def forward(ctx, a):
+        return _backend.xp_of(a).zeros((), dtype=a.dtype)
+
+    @staticmethod
+    def backward(ctx, F, g):
+        return F.zeros_like(g)
+
+
+def _check_broadcast(dst_shape, src_shape):
+    """`src` must broadcast to exactly `dst_shape` (PyTorch's message for the first bad dim)."""
+    if len(src_shape) > len(dst_shape):
+        raise RuntimeError(
+            f"copy_: the source of shape {list(src_shape)} has more dimensions than the destination "
+            f"of shape {list(dst_shape)}")
+    for i in range(1, len(src_shape) + 1):
+        s, d = src_shape[-i], dst_shape[-i]
+        if s != d and s != 1:
+            raise RuntimeError(
+                f"The size of tensor a ({d}) must match the size of tensor b ({s}) at non-singleton "
+                f"dimension {len(dst_shape) - i} (copy_ from shape {list(src_shape)} into "
+                f"{list(dst_shape)})")
+
+
+_C_NAMES = {"uint8": "uint8_t", "int8": "int8_t", "int16": "int16_t", "int32": "int",
+            "int64": "int64_t", "float32": "float", "float64": "double"}
+
+
+def _check_value(value, dt, op):
+    """PyTorch refuses scalars that overflow the destination dtype (c10::overflows)."""
+    npd = dt.np
+    if dt is D.bool_ or dt is D.float16 or dt is D.float64:
+        return
+    if dt.is_floating_point:
+        fv = float(value)
+        bad = np.isfinite(fv) and abs(fv) > float(np.finfo(npd).max)
+    else:
+        info = np.iinfo(npd)
+        if isinstance(value, (bool, np.bool_)):
+            bad = False
+        elif isinstance(value, (int, np.integer)):
+            v = int(value)
+            # unsigned destinations accept negatives down to -max (two's complement wrap)
+            lo = -int(info.max) if info.min == 0 else int(info.min)
+            bad = v < lo or v > int(info.max)
+        else:
+            fv = float(value)
+            bad = fv != fv or np.isinf(fv) or fv < info.min or fv > info.max
+    if bad:
+        raise RuntimeError(f"{op}: value {value!r} cannot be converted to type {_C_NAMES[dt.name]} "
+                           "without overflow")
+
+
+def _scalar_array(a, value, op):
+    """`value` as a 0-dim array of `a`'s dtype and device (integers wrap like C casts)."""
+    dt = D.from_numpy_dtype(a.dtype)
+    _check_value(value, dt, op)
+    if isinstance(value, (bool, np.bool_)):
+        host = np.array(bool(value))
+    elif isinstance(value, (int, np.integer)):
+        host = np.array(int(value), dtype=np.int64)
+    else:
+        host = np.array(float(value), dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        host = host.astype(a.dtype)
+    return host if type(a) is np.ndarray else _backend.move(host, _backend.device_of(a))
+
+
+def _number(value, op, arg):
+    if isinstance(value, (bool, int, float, np.bool_, np.integer, np.floating)):
+        return value
+    raise TypeError(f"{op}(): argument '{arg}' must be a Number or a 0-dim Tensor, not "
+                    f"{type(value).__name__}")
+
+
+@tensor_method("copy_")
+def copy_(self, src, non_blocking=False):
+    """Write `src` (broadcast, cast and moved as needed) into `self`."""
+    if not isinstance(src, Tensor):
+        return dispatch_inplace(Fill, self, (), (_number(src, "copy_", "src"),))
+    if src._requires_grad and self._data.dtype.kind != "f":
+        # an integer destination cannot carry a gradient
+        with no_grad():
+            return dispatch_inplace(Copy, self, (src,))
+    return dispatch_inplace(Copy, self, (src,))
+
+
+@tensor_method("fill_")
+def fill_(self, value):
+    if isinstance(value, Tensor):
+        if value._data.ndim != 0:
+            raise RuntimeError(
+                f"fill_ only supports 0-dimension value tensor but got tensor with "
+                f"{value._data.ndim} dimensions.")
+        if value._requires_grad and self._data.dtype.kind != "f":
+            with no_grad():
+                return dispatch_inplace(FillTensor, self, (value,))
+        return dispatch_inplace(FillTensor, self, (value,))
+    return dispatch_inplace(Fill, self, (), (_number(value, "fill_", "value"),))
+
+
+@tensor_method("zero_")
+def zero_(self):
+    return dispatch_inplace(Zero, self, ())
+
+
+__all__ = ["clone", "contiguous", "copy_", "fill_", "zero_"]
