@@ -72,3 +72,4 @@ def is_nonzero(input):
         raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
     return bool(input.item() != 0)
 from . import optim  # noqa: E402,F401
+from . import utils  # noqa: E402,F401
