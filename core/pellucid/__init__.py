@@ -73,3 +73,4 @@ def is_nonzero(input):
     return bool(input.item() != 0)
 from . import optim  # noqa: E402,F401
 from . import utils  # noqa: E402,F401
+from .serialization import save, load  # noqa: E402,F401
