@@ -1,6 +1,5 @@
 """Creating tensors: from data, filled, ranges and the `*_like` forms."""
 import math
-import numbers
 
 import numpy as np
 
@@ -8,43 +7,126 @@ from .. import _backend
 from .. import _dtype as D
 from .._tensor import Tensor
 
+__all__ = ['arange', 'as_tensor', 'empty', 'empty_like', 'eye', 'from_dlpack', 'from_numpy', 'full',
+           'full_like', 'linspace', 'logspace', 'ones', 'ones_like', 'scalar_tensor', 'tensor', 'zeros',
+           'zeros_like']
+
 
 def _dev(device):
     return _backend.as_device(device)
 
 
-def _finish(arr, requires_grad=False):
+def _finish(arr, requires_grad=False, out=None):
+    if out is not None:
+        return _write_out(out, arr)
     t = Tensor._make(arr)
     if requires_grad:
         t.requires_grad_(True)
     return t
 
 
+def _write_out(out, arr):
+    """`out=`: write the result into `out`, resizing it when the shape differs (as PyTorch does)."""
+    if not isinstance(out, Tensor):
+        raise TypeError(f"argument 'out' must be Tensor, not {type(out).__name__}")
+    if _backend.device_of(arr) != out.device:
+        arr = _backend.move(arr, out.device)
+    if out._data.shape == arr.shape:
+        out._data[...] = arr
+    else:
+        out._data = arr.astype(out._data.dtype)
+    if out._version is None:
+        out._version = [1]
+    else:
+        out._version[0] += 1
+    return out
+
+
+def _out_dtype(dtype, out):
+    return out.dtype if dtype is None and out is not None else dtype
+
+
+# ---- overflow rules for casting Python numbers (c10::overflows) ------------------------------
+
+def check_overflow(values, dt, what="value"):
+    """Raise like PyTorch when numbers (int64 or float64 array) don't fit integral dtype `dt`.
+
+    Unsigned dtypes accept negative integers down to -max (they wrap, as in C); floats must
+    lie inside the range and be finite. Floating and bool destinations never overflow here."""
+    if dt.category != 1 or values.size == 0:
+        return
+    info = np.iinfo(dt.np)
+    if values.dtype.kind in "iu":
+        lo = -int(info.max) if info.min == 0 else int(info.min)
+        bad = bool((values < lo).any() or (values > info.max).any())
+    elif values.dtype.kind == "f":
+        bad = bool((~np.isfinite(values)).any() or (values < info.min).any() or (values > info.max).any())
+    else:
+        return
+    if bad:
+        raise RuntimeError(f"{what} cannot be converted to type {dt.name} without overflow")
+
+
+def scalar_to(value, dt, what="value"):
+    """A Python number converted to dtype `dt` the way PyTorch's Scalar.to<T>() does."""
+    if isinstance(value, (bool, np.bool_)):
+        host = np.array(bool(value))
+    elif isinstance(value, (int, np.integer)):
+        try:
+            host = np.array(int(value), dtype=np.int64)
+        except OverflowError:
+            raise RuntimeError(f"{what} {value} cannot be converted to type {dt.name} without overflow") \
+                from None
+    else:
+        host = np.array(float(value), dtype=np.float64)
+    check_overflow(host, dt, what)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return host.astype(dt.np)[()]
+
+
+# ---- tensor() and friends --------------------------------------------------------------------
+
+_LEAF_DTYPES = {bool: D.bool_, int: D.int64}
+
+
+def _leaf_dtype(x):
+    t = type(x)
+    d = _LEAF_DTYPES.get(t)
+    if d is not None:
+        return d
+    if t is float:
+        return D.get_default_dtype()
+    if isinstance(x, Tensor):
+        return x.dtype
+    if isinstance(x, (np.ndarray, np.generic)):
+        # NumPy scalars and arrays keep their dtype
+        return D.from_numpy_dtype(x.dtype)
+    if isinstance(x, bool):
+        return D.bool_
+    if isinstance(x, int):
+        return D.int64
+    if isinstance(x, float):
+        return D.get_default_dtype()
+    raise TypeError(f"tensor(): invalid data type '{type(x).__name__}'")
+
+
 def _infer_dtype(obj):
-    """PyTorch's inference for nested Python data: bool < int64 < default float."""
+    """PyTorch's inference for nested data: promote over bool < int64 < default float, with
+    tensors and NumPy values keeping their own dtypes."""
     best = None
+    seen = set()
     stack = [obj]
     while stack:
         x = stack.pop()
-        if isinstance(x, (list, tuple)):
+        if isinstance(x, (list, tuple, range)):
             stack.extend(x)
             continue
-        if isinstance(x, Tensor):
-            d = x.dtype
-        elif isinstance(x, np.ndarray):
-            d = D.from_numpy_dtype(x.dtype)
-        elif isinstance(x, bool) or isinstance(x, np.bool_):
-            d = D.bool_
-        elif isinstance(x, numbers.Integral):
-            d = D.int64
-        elif isinstance(x, numbers.Real):
-            d = D.get_default_dtype()
-        elif isinstance(x, np.generic):
-            d = D.from_numpy_dtype(x.dtype)
-        else:
-            raise TypeError(f"tensor(): could not infer dtype of {type(x).__name__}")
-        best = d if best is None else (d if d.category > best.category else
-                                       best if best.category > d.category else D.promote_types(best, d))
+        key = type(x) if not isinstance(x, (Tensor, np.ndarray, np.generic)) else (type(x), x.dtype)
+        if key in seen:
+            continue
+        seen.add(key)
+        d = _leaf_dtype(x)
+        best = d if best is None else D.promote_types(best, d)
     return best or D.get_default_dtype()
 
 
@@ -53,36 +135,63 @@ def _to_plain(obj):
         return _backend.to_numpy(obj._data)
     if isinstance(obj, (list, tuple)):
         return [_to_plain(o) for o in obj]
+    if isinstance(obj, range):
+        return list(obj)
     return obj
+
+
+def _native(arr):
+    """NumPy data in native byte order (PyTorch has no byte-swapped dtypes)."""
+    if not arr.dtype.isnative:
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    return arr
+
+
+def _from_python(data, dt):
+    """Nested Python data -> array of `dt`, parsed wide first so casts follow PyTorch's rules."""
+    inferred = _infer_dtype(data)
+    wide = {0: np.bool_, 1: np.int64, 2: np.float64}[inferred.category]
+    target = inferred if dt is None else dt
+    plain = _to_plain(data)
+    try:
+        arr = np.array(plain, dtype=wide)
+    except OverflowError:
+        raise ValueError("tensor(): a Python integer is too large for int64 (overflow when "
+                         "converting the data)") from None
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"tensor(): could not build a tensor from the data given: {e}") from None
+    if arr.dtype == object:
+        raise ValueError("tensor(): the data is ragged (nested sequences of different lengths)")
+    if arr.dtype != target.np:
+        check_overflow(arr, target)
+        with np.errstate(over="ignore", invalid="ignore"):
+            arr = arr.astype(target.np)
+    return arr
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False):
     """A new tensor holding a copy of `data` (nested lists, scalars, arrays or tensors)."""
     dev = _dev(device)
+    dt = None if dtype is None else D.as_dtype(dtype)
     if isinstance(data, Tensor):
         arr = data._data.copy()
-        if dtype is not None:
-            arr = arr.astype(D.as_dtype(dtype).np)
-        if dev is not None:
-            arr = _backend.move(arr, dev)
-        return _finish(arr, requires_grad)
-    if hasattr(data, "__cuda_array_interface__") and not isinstance(data, np.ndarray):
+        if dt is not None and dt.np != arr.dtype:
+            arr = arr.astype(dt.np)
+    elif hasattr(data, "__cuda_array_interface__") and not isinstance(data, np.ndarray):
         arr = data.copy()
-        if dtype is not None:
-            arr = arr.astype(D.as_dtype(dtype).np)
-        return _finish(_backend.move(arr, dev) if dev is not None else arr, requires_grad)
-    if isinstance(data, np.ndarray):
-        dt = D.as_dtype(dtype) if dtype is not None else D.from_numpy_dtype(data.dtype)
-        arr = np.array(data, dtype=dt.np, copy=True)
+        if dt is not None:
+            arr = arr.astype(dt.np)
     else:
-        dt = D.as_dtype(dtype) if dtype is not None else _infer_dtype(data)
-        try:
-            arr = np.array(_to_plain(data), dtype=dt.np)
-        except (ValueError, TypeError) as e:
-            raise ValueError(f"tensor(): could not build a tensor from the data given ({e})") from None
-        if arr.dtype == object:
-            raise ValueError("tensor(): the data is ragged (nested sequences of different lengths)")
-    if dev is not None and dev.type != "cpu":
+        if not isinstance(data, (np.ndarray, list, tuple, range, bool, int, float, np.generic)) \
+                and hasattr(data, "__array__"):
+            data = np.asarray(data)
+        if isinstance(data, np.ndarray):
+            src = _native(data)
+            D.from_numpy_dtype(src.dtype)
+            arr = np.array(src, dtype=dt.np if dt is not None else src.dtype, copy=True)
+        else:
+            arr = _from_python(data, dt)
+    if dev is not None:
         arr = _backend.move(arr, dev)
     return _finish(arr, requires_grad)
 
@@ -96,12 +205,12 @@ def as_tensor(data, dtype=None, device=None):
             out = out.to(device=dev, dtype=dtype)
         return out
     if isinstance(data, np.ndarray):
-        arr = data
+        arr = _native(data)
+        D.from_numpy_dtype(arr.dtype)
         if dtype is not None and D.as_dtype(dtype).np != arr.dtype:
             arr = arr.astype(D.as_dtype(dtype).np)
         if dev is not None and dev.type != "cpu":
             arr = _backend.move(arr, dev)
-        D.from_numpy_dtype(arr.dtype)
         return _finish(arr)
     return tensor(data, dtype=dtype, device=device)
 
@@ -110,7 +219,15 @@ def from_numpy(ndarray):
     """A tensor sharing memory with a NumPy array."""
     if not isinstance(ndarray, np.ndarray):
         raise TypeError(f"from_numpy(): expected np.ndarray (got {type(ndarray).__name__})")
-    D.from_numpy_dtype(ndarray.dtype)
+    if not ndarray.dtype.isnative:
+        raise ValueError("from_numpy(): given numpy array has byte order different from the native "
+                         "byte order; memory can't be shared. Use pellucid.tensor (it converts).")
+    try:
+        D.from_numpy_dtype(ndarray.dtype)
+    except TypeError:
+        raise TypeError(
+            f"can't convert np.ndarray of type numpy.{ndarray.dtype}. The only supported types are: "
+            "float64, float32, float16, int64, int32, int16, int8, uint8, and bool.") from None
     return _finish(ndarray)
 
 
@@ -118,76 +235,80 @@ def from_dlpack(ext):
     """Zero-copy import from any object with `__dlpack__` (NumPy, CuPy, PyTorch, ...)."""
     if isinstance(ext, Tensor):
         return ext
-    dev_type = ext.__dlpack_device__()[0] if hasattr(ext, "__dlpack_device__") else 1
-    if int(dev_type) == 1:
+    if not hasattr(ext, "__dlpack__"):
+        raise TypeError(f"from_dlpack(): expected an object with __dlpack__ (got {type(ext).__name__})")
+    dev_type = int(ext.__dlpack_device__()[0]) if hasattr(ext, "__dlpack_device__") else 1
+    if dev_type == 1:
         arr = np.from_dlpack(ext)
     else:
         arr = _backend.cupy().from_dlpack(ext)
+    D.from_numpy_dtype(arr.dtype)
     return _finish(arr)
 
 
-def _shape(size):
+# ---- filled ------------------------------------------------------------------------------------
+
+def _shape(size, op):
+    if len(size) == 0:
+        raise TypeError(f'{op}() missing 1 required positional arguments: "size"')
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = size[0]
     out = []
     for s in size:
         if isinstance(s, Tensor):
-            s = int(s.item())
-        if not isinstance(s, (int, np.integer)):
-            raise TypeError(f"size must be a sequence of ints, got {type(s).__name__}")
+            s = s.item()
+        if isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, np.integer)):
+            raise TypeError(f"{op}(): argument 'size' must be tuple of ints, but found element of type "
+                            f"{type(s).__name__}")
         if s < 0:
-            raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(size)}")
+            raise RuntimeError(f"{op}: Trying to create tensor with negative dimension {s}: {list(size)}")
         out.append(int(s))
     return tuple(out)
 
 
-def _float_or(dtype, default=None):
-    if dtype is None:
-        return (default or D.get_default_dtype()).np
-    return D.as_dtype(dtype).np
+def _float_or(dtype):
+    return D.get_default_dtype().np if dtype is None else D.as_dtype(dtype).np
 
 
-def _make_filled(kind, size, dtype, device, requires_grad, fill=None):
+def _make_filled(kind, shape, dtype, device, requires_grad, out=None):
     xp = _backend.xp_for(_dev(device))
-    shape = _shape(size)
-    if kind == "zeros":
-        arr = xp.zeros(shape, dtype=_float_or(dtype))
-    elif kind == "ones":
-        arr = xp.ones(shape, dtype=_float_or(dtype))
-    else:
-        arr = xp.empty(shape, dtype=_float_or(dtype))
-    return _finish(arr, requires_grad)
+    np_dt = _float_or(_out_dtype(dtype, out))
+    maker = {"zeros": xp.zeros, "ones": xp.ones, "empty": xp.empty}[kind]
+    return _finish(maker(shape, dtype=np_dt), requires_grad, out)
 
 
 def zeros(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):
-    return _make_filled("zeros", size, dtype, device, requires_grad)
+    return _make_filled("zeros", _shape(size, "zeros"), dtype, device, requires_grad, out)
 
 
 def ones(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):
-    return _make_filled("ones", size, dtype, device, requires_grad)
+    return _make_filled("ones", _shape(size, "ones"), dtype, device, requires_grad, out)
 
 
 def empty(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False,
           memory_format=None):
-    return _make_filled("empty", size, dtype, device, requires_grad)
+    return _make_filled("empty", _shape(size, "empty"), dtype, device, requires_grad, out)
 
 
 def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
-    if dtype is None:
-        dtype = D.scalar_dtype(fill_value.item() if isinstance(fill_value, Tensor) else fill_value)
+    if not isinstance(size, (tuple, list)):
+        raise TypeError(f"full(): argument 'size' (position 1) must be tuple of ints, not "
+                        f"{type(size).__name__}")
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
+    dtype = _out_dtype(dtype, out)
+    dt = D.scalar_dtype(fill_value) if dtype is None else D.as_dtype(dtype)
     xp = _backend.xp_for(_dev(device))
-    arr = xp.full(_shape((size,) if isinstance(size, int) else tuple(size)),
-                  fill_value.item() if isinstance(fill_value, Tensor) else fill_value,
-                  dtype=D.as_dtype(dtype).np)
-    return _finish(arr, requires_grad)
+    arr = xp.full(_shape((size,), "full"), scalar_to(fill_value, dt), dtype=dt.np)
+    return _finish(arr, requires_grad, out)
 
 
 def _like(kind, input, dtype, device, requires_grad, fill=None):
     dt = D.as_dtype(dtype) if dtype is not None else input.dtype
     dev = _dev(device) if device is not None else input.device
     if kind == "full":
-        return full(input.shape, fill, dtype=dt, device=dev, requires_grad=requires_grad)
-    return _make_filled(kind, input.shape, dt, dev, requires_grad)
+        return full(tuple(input.shape), fill, dtype=dt, device=dev, requires_grad=requires_grad)
+    return _make_filled(kind, tuple(input.shape), dt, dev, requires_grad)
 
 
 def zeros_like(input, *, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
@@ -207,74 +328,145 @@ def full_like(input, fill_value, *, dtype=None, layout=None, device=None, requir
     return _like("full", input, dtype, device, requires_grad, fill_value)
 
 
-def _num(x):
-    return x.item() if isinstance(x, Tensor) else x
-
-
-def arange(start=0, end=None, step=1, *, out=None, dtype=None, layout=None, device=None,
-           requires_grad=False):
-    start, end, step = _num(start), _num(end), _num(step)
-    if end is None:
-        start, end = 0, start
-    if step == 0:
-        raise RuntimeError("arange: step must be nonzero")
-    if (end - start) * step < 0:
-        raise RuntimeError(
-            f"arange: upper bound and larger bound inconsistent with step sign (start={start}, end={end}, step={step})")
-    if dtype is None:
-        dtype = D.int64 if all(isinstance(v, (int, np.integer)) for v in (start, end, step)) else D.get_default_dtype()
-    dt = D.as_dtype(dtype)
-    n = int(math.ceil((end - start) / step))
-    xp = _backend.xp_for(_dev(device))
-    if dt.is_floating_point:
-        arr = (start + xp.arange(n, dtype=np.float64) * step).astype(dt.np)
-    else:
-        arr = xp.arange(start, end, step, dtype=dt.np)
-    return _finish(arr, requires_grad)
-
-
-def range_(start=0, end=None, step=1, *, dtype=None, device=None, requires_grad=False):
-    """Deprecated `torch.range`: includes `end`."""
-    if dtype is None:
-        dtype = D.get_default_dtype()
-    n = int(math.floor((end - start) / step)) + 1
-    xp = _backend.xp_for(_dev(device))
-    return _finish((start + xp.arange(n, dtype=np.float64) * step).astype(D.as_dtype(dtype).np), requires_grad)
-
-
-def linspace(start, end, steps, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
-    start, end = _num(start), _num(end)
-    xp = _backend.xp_for(_dev(device))
-    dt = D.as_dtype(dtype) if dtype is not None else D.get_default_dtype()
-    if steps < 0:
-        raise RuntimeError("linspace: number of steps must be non-negative")
-    # PyTorch fills the first half from start and the second half from end (symmetric rounding)
-    if steps == 1:
-        arr = xp.full((1,), start, dtype=np.float64)
-    else:
-        step = (end - start) / (steps - 1)
-        idx = xp.arange(steps, dtype=np.float64)
-        half = steps // 2
-        arr = xp.where(idx < half, start + step * idx, end - step * (steps - 1 - idx))
-    if not dt.is_floating_point:
-        arr = xp.trunc(arr)
-    return _finish(arr.astype(dt.np), requires_grad)
-
-
-def logspace(start, end, steps, base=10.0, *, out=None, dtype=None, layout=None, device=None,
-             requires_grad=False):
-    lin = linspace(start, end, steps, dtype=D.float64, device=device)
-    dt = D.as_dtype(dtype) if dtype is not None else D.get_default_dtype()
-    return _finish((base ** lin._data).astype(dt.np), requires_grad)
-
-
 def eye(n, m=None, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+    if n < 0:
+        raise RuntimeError(f"eye: n must be greater or equal to 0, got {n}")
+    if m is not None and m < 0:
+        raise RuntimeError(f"eye: m must be greater or equal to 0, got {m}")
     xp = _backend.xp_for(_dev(device))
-    return _finish(xp.eye(n, n if m is None else m, dtype=_float_or(dtype)), requires_grad)
+    return _finish(xp.eye(n, n if m is None else m, dtype=_float_or(_out_dtype(dtype, out))),
+                   requires_grad, out)
 
 
 def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False):
     return tensor(s, dtype=dtype or D.get_default_dtype(), device=device, requires_grad=requires_grad)
 
 
-__all__ = ['arange', 'as_tensor', 'empty', 'empty_like', 'eye', 'from_dlpack', 'from_numpy', 'full', 'full_like', 'linspace', 'logspace', 'ones', 'ones_like', 'scalar_tensor', 'tensor', 'zeros', 'zeros_like']
+# ---- ranges --------------------------------------------------------------------------------------
+
+def _num(x):
+    return x.item() if isinstance(x, Tensor) else x
+
+
+def _is_int(v):
+    return isinstance(v, (int, np.integer, np.bool_))
+
+
+def arange(start=0, end=None, step=1, *, out=None, dtype=None, layout=None, device=None,
+           requires_grad=False):
+    """PyTorch's arange: length ceil((end - start) / step); integral dtypes truncate the bounds
+    and step first (int64 then counts with integer arithmetic, as PyTorch does)."""
+    start, end, step = _num(start), _num(end), _num(step)
+    if end is None:
+        start, end = 0, start
+    dtype = _out_dtype(dtype, out)
+    if dtype is None:
+        dtype = D.int64 if all(_is_int(v) for v in (start, end, step)) else D.get_default_dtype()
+    dt = D.as_dtype(dtype)
+    if dt.is_floating_point:
+        xs, xe, xst = float(start), float(end), float(step)
+    else:
+        xs, xe, xst = (int(v) if math.isfinite(v) else v for v in (start, end, step))
+    if xst == 0:
+        raise RuntimeError("arange: step must be nonzero")
+    if not (math.isfinite(xs) and math.isfinite(xe)):
+        raise RuntimeError(f"arange: unsupported range: {xs} -> {xe}")
+    if not ((xst > 0 and xe >= xs) or (xst < 0 and xe <= xs)):
+        raise RuntimeError(
+            f"arange: upper bound and larger bound inconsistent with step sign (start={start}, "
+            f"end={end}, step={step})")
+    if dt is D.int64:
+        sgn = 1 if xst > 0 else -1
+        n = (xe - xs + xst - sgn) // xst
+    else:
+        n = math.ceil((float(end) - float(start)) / float(step))
+    xp = _backend.xp_for(_dev(device))
+    if dt.is_floating_point:
+        acc = np.float32 if dt is D.float16 else np.float64   # PyTorch's CPU accumulate type
+        arr = (acc(xs) + xp.arange(n, dtype=acc) * acc(xst)).astype(dt.np)
+    else:
+        arr = (xs + xp.arange(n, dtype=np.int64) * xst).astype(dt.np)
+    return _finish(arr, requires_grad, out)
+
+
+def range_(start=0, end=None, step=1, *, out=None, dtype=None, layout=None, device=None,
+           requires_grad=False):
+    """Deprecated `torch.range`: includes `end`."""
+    start, end, step = _num(start), _num(end), _num(step)
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise RuntimeError("range: step must be nonzero")
+    if not ((step > 0 and end >= start) or (step < 0 and end <= start)):
+        raise RuntimeError("range: upper bound and larger bound inconsistent with step sign")
+    dt = D.as_dtype(_out_dtype(dtype, out) or D.get_default_dtype())
+    n = int(math.floor((end - start) / step)) + 1
+    xp = _backend.xp_for(_dev(device))
+    return _finish((start + xp.arange(n, dtype=np.float64) * step).astype(dt.np), requires_grad, out)
+
+
+def _check_steps(steps, op):
+    if isinstance(steps, Tensor):
+        steps = steps.item()
+    if isinstance(steps, (bool, np.bool_)) or not isinstance(steps, (int, np.integer)):
+        raise TypeError(f"{op}(): argument 'steps' must be int, not {type(steps).__name__}")
+    if steps < 0:
+        raise RuntimeError(f"{op}: number of steps must be non-negative")
+    return int(steps)
+
+
+def _lin_points(start, end, steps, dt, xp):
+    """PyTorch's symmetric linspace kernel, in the arithmetic it uses: the output dtype for
+    floats, and double steps from truncated bounds for integers. The first half counts up from
+    `start`, the second half down from `end`, so both ends are exact."""
+    if dt.is_floating_point:
+        t = dt.np.type
+        lo, hi = t(scalar_to(start, dt)), t(scalar_to(end, dt))
+        idx = xp.arange(steps, dtype=dt.np)
+        rev = xp.arange(steps - 1, -1, -1, dtype=dt.np)
+    else:
+        lo, hi = float(scalar_to(start, dt)), float(scalar_to(end, dt))
+        idx = xp.arange(steps, dtype=np.float64)
+        rev = idx[::-1]
+    if steps == 1:
+        return xp.full((1,), lo, dtype=idx.dtype)
+    with np.errstate(over="ignore", invalid="ignore"):
+        step = (hi - lo) / idx.dtype.type(steps - 1)
+        return xp.where(idx < steps // 2, lo + step * idx, hi - step * rev)
+
+
+def _cast_points(values, dt):
+    if dt.is_floating_point or values.dtype == dt.np:
+        return values
+    # C's double -> integer conversion truncates; types up to 32 bits convert through int32 (so
+    # out-of-range values come out as PyTorch's kernels give them on x86)
+    via = np.int64 if dt is D.int64 else np.int32
+    with np.errstate(over="ignore", invalid="ignore"):
+        return values.astype(via).astype(dt.np)
+
+
+def linspace(start, end, steps, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
+    start, end = _num(start), _num(end)
+    steps = _check_steps(steps, "linspace")
+    dt = D.as_dtype(_out_dtype(dtype, out) or D.get_default_dtype())
+    xp = _backend.xp_for(_dev(device))
+    if steps == 0:
+        return _finish(xp.empty((0,), dtype=dt.np), requires_grad, out)
+    return _finish(_cast_points(_lin_points(start, end, steps, dt, xp), dt), requires_grad, out)
+
+
+def logspace(start, end, steps, base=10.0, *, out=None, dtype=None, layout=None, device=None,
+             requires_grad=False):
+    start, end = _num(start), _num(end)
+    steps = _check_steps(steps, "logspace")
+    dt = D.as_dtype(_out_dtype(dtype, out) or D.get_default_dtype())
+    xp = _backend.xp_for(_dev(device))
+    if steps == 0:
+        return _finish(xp.empty((0,), dtype=dt.np), requires_grad, out)
+    exps = _lin_points(start, end, steps, dt, xp)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        if dt.is_floating_point:
+            vals = dt.np.type(base) ** exps
+        else:
+            vals = float(int(base)) ** exps
+    return _finish(_cast_points(vals, dt), requires_grad, out)
