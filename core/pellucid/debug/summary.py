@@ -1,0 +1,79 @@
+"""Cheap value summaries of arrays: min, max, mean, std, norm, NaN/Inf counts and a small
+histogram. Exact for small arrays; for large ones the moments and histogram come from a fixed
+strided sample (min/max and NaN/Inf counts stay exact), which keeps recording cheap."""
+import math
+
+import numpy as np
+
+HIST_BINS = 16
+EXACT_LIMIT = 1 << 16
+
+
+def _to_host(a):
+    return a if type(a) is np.ndarray else a.get()
+
+
+def summarize(arr, bins=HIST_BINS, exact_limit=EXACT_LIMIT):
+    """A JSON-ready dict describing `arr` (a NumPy or CuPy array)."""
+    a = _to_host(arr)
+    n = int(a.size)
+    out = {"count": n}
+    if n == 0 or a.dtype.kind not in "fiub":
+        return out
+    if a.dtype.kind == "b":
+        t = int(np.count_nonzero(a))
+        out.update(min=float(t < n and 0 or 1), max=float(t > 0), mean=t / n, true=t)
+        return out
+    flat = a.reshape(-1)
+    if a.dtype.kind == "f":
+        finite = np.isfinite(flat)
+        nfin = int(np.count_nonzero(finite))
+        if nfin != n:
+            nan = int(np.count_nonzero(np.isnan(flat)))
+            out["nan"] = nan
+            out["inf"] = n - nfin - nan
+            flat = flat[finite]
+        if flat.size == 0:
+            return out
+    out["min"] = float(flat.min())
+    out["max"] = float(flat.max())
+    sample = flat if flat.size <= exact_limit else flat[:: int(math.ceil(flat.size / exact_limit))]
+    s = sample.astype(np.float64, copy=False)
+    mean = float(s.mean())
+    out["mean"] = mean
+    out["std"] = float(s.std())
+    out["norm"] = float(np.sqrt(np.dot(s, s) * (flat.size / s.size)))
+    if flat.size != sample.size:
+        out["sampled"] = int(sample.size)
+    lo, hi = out["min"], out["max"]
+    if hi > lo:
+        counts, edges = np.histogram(s, bins=bins, range=(lo, hi))
+        out["hist"] = {"counts": counts.tolist(), "lo": lo, "hi": hi}
+    else:
+        out["hist"] = {"counts": [int(s.size)], "lo": lo, "hi": hi}
+    return out
+
+
+def nonfinite_count(arr):
+    """Number of NaN/Inf entries (0 for non-float arrays)."""
+    if arr is None or getattr(arr, "dtype", None) is None or arr.dtype.kind != "f":
+        return 0
+    xp = np if type(arr) is np.ndarray else __import__("cupy")
+    if arr.size < 4096:
+        return int(arr.size - int(xp.isfinite(arr).sum()))
+    # one reduction first: a sum is finite exactly when no NaN/Inf is present (overflow aside)
+    if bool(xp.isfinite(arr.sum(dtype=np.float64))):
+        return 0
+    return int(arr.size - int(xp.isfinite(arr).sum()))
+
+
+def describe(s):
+    """One line for messages, from a summary dict."""
+    parts = [f"count={s.get('count', 0)}"]
+    for k in ("min", "max", "mean", "std"):
+        if k in s:
+            parts.append(f"{k}={s[k]:.4g}")
+    for k in ("nan", "inf"):
+        if s.get(k):
+            parts.append(f"{k}={s[k]}")
+    return " ".join(parts)
