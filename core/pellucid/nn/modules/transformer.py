@@ -5,7 +5,6 @@ from .module import Module
 from .container import ModuleList
 from .linear import Linear
 from .dropout import Dropout
-from .normalization import LayerNorm
 from .attention import MultiheadAttention
 from .. import functional as F
 
@@ -30,6 +29,7 @@ class TransformerEncoderLayer(Module):
         self.dropout = Dropout(dropout)
         self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **kw)
         self.norm_first = norm_first
+        from .normalization import LayerNorm
         self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
         self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **kw)
         self.dropout1 = Dropout(dropout)
