@@ -54,9 +54,10 @@ class Node:
     out_data = None       # the saved output array
     out_version = None
     freed = False
-    hooks = None          # {output_nr: [fn, ...]}
-    pre_hooks = None      # node-level hooks (module full backward hooks)
-    post_hooks = None
+    hooks = None          # {output_nr: [fn, ...]}: tensor hooks of the node's outputs
+    retains = None        # {output_nr: fn}: retain_grad, run after the tensor hooks
+    pre_hooks = None      # fn(grad_outputs) -> new grad_outputs or None (PyTorch's prehook)
+    post_hooks = None     # fn(grad_inputs, grad_outputs) -> new grad_inputs or None
     inputs = None         # set while backward runs: saved inputs as arrays or tensors
     params = ()           # the op's non-tensor arguments
     anomaly_trace = None
@@ -73,18 +74,24 @@ class Node:
         return self.__dict__.setdefault("_metadata", {})
 
     def register_hook(self, fn):
-        from .utils.hooks import RemovableHandle
-        if self.post_hooks is None:
-            self.post_hooks = []
-        self.post_hooks.append(fn)
-        return RemovableHandle(self.post_hooks, fn)
+        """`fn(grad_inputs, grad_outputs)` runs after this step; it may return new grad_inputs.
+        A hook taking three positional arguments gets the node first."""
+        return self._add_hook("post_hooks", fn, 3)
 
     def register_prehook(self, fn):
+        """`fn(grad_outputs)` runs before this step; it may return new grad_outputs.
+        A hook taking two positional arguments gets the node first."""
+        return self._add_hook("pre_hooks", fn, 2)
+
+    def _add_hook(self, attr, fn, n_with_node):
         from .utils.hooks import RemovableHandle
-        if self.pre_hooks is None:
-            self.pre_hooks = []
-        self.pre_hooks.append(fn)
-        return RemovableHandle(self.pre_hooks, fn)
+        lst = getattr(self, attr)
+        if lst is None:
+            lst = []
+            setattr(self, attr, lst)
+        entry = _NodeHook(fn) if _positional_count(fn) == n_with_node else fn
+        lst.append(entry)
+        return RemovableHandle(lst, entry)
 
     @property
     def output(self):
@@ -96,6 +103,29 @@ class Node:
 
     def __repr__(self):
         return f"<{type(self).__name__} object at {hex(id(self))}>"
+
+
+class _NodeHook:
+    """A node hook that wants the node as its first argument."""
+    __slots__ = ("fn",)
+
+    def __init__(self, fn):
+        self.fn = fn
+
+
+def _positional_count(fn):
+    import inspect
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    n = 0
+    for p in params:
+        if p.kind is p.VAR_POSITIONAL:
+            return None
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty:
+            n += 1
+    return n
 
 
 class AccumulateGrad(Node):
@@ -150,6 +180,7 @@ class Op:
     view = False
     multi_output = False
     inplace_ok = True
+    uses_saved_inputs = True   # the engine fills ctx.inputs from the saved tensors
     node_cls = None
 
     def __init_subclass__(cls, **kw):

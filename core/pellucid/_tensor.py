@@ -143,8 +143,8 @@ class Tensor:
         self.requires_grad = requires_grad
         return self
 
-    @property
     def is_inference(self):
+        # tensors are not marked by inference_mode (that would cost every op a check)
         return False
 
     @property
@@ -329,20 +329,31 @@ class Tensor:
         return self
 
     def retain_grad(self):
+        """Keep `.grad` of a non-leaf tensor (a no-op on leaves). The gradient is stored after
+        every hook registered on the tensor has run, as in PyTorch."""
         if not self._requires_grad:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         if self.grad_fn is None or self._retains_grad:
             return
         import weakref
-        ref = weakref.ref(self)
+        ref = weakref.ref(self)      # the node must not keep its output alive
 
         def _retain(g):
             t = ref()
-            if t is not None:
-                gd = g.detach() if g._requires_grad else g
-                t.grad = Tensor._make(gd._data.copy()) if t.grad is None else t.grad + gd
+            if t is None:
+                return
+            if not isinstance(g, Tensor):
+                g = Tensor._make(g)
+            if t.grad is None:
+                # under create_graph the stored gradient stays differentiable, like PyTorch's
+                t.grad = g.clone() if g._requires_grad else Tensor._make(g._data.copy())
+            else:
+                t.grad = t.grad + g
         self._retains_grad = True
-        self._add_node_hook(_retain)
+        node = self.grad_fn
+        if node.retains is None:
+            node.retains = {}
+        node.retains[self._output_nr] = _retain
 
     @property
     def retains_grad(self):
@@ -357,6 +368,8 @@ class Tensor:
         return lst
 
     def register_hook(self, hook):
+        """`hook(grad)` runs when the gradient w.r.t. this tensor is computed (once, with the
+        summed gradient); it may return a replacement. Returns a removable handle."""
         from .utils.hooks import RemovableHandle
         if not self._requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
@@ -370,6 +383,8 @@ class Tensor:
 
     def register_post_accumulate_grad_hook(self, hook):
         from .utils.hooks import RemovableHandle
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         if self.grad_fn is not None:
             raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
         if self._post_accumulate_hooks is None:
