@@ -74,3 +74,4 @@ def is_nonzero(input):
 from . import optim  # noqa: E402,F401
 from . import utils  # noqa: E402,F401
 from .serialization import save, load  # noqa: E402,F401
+from . import linalg  # noqa: F401,E402
