@@ -89,6 +89,13 @@ def set_rng_state(state):
 
 def rng_for(device, generator=None):
     """(array module, random generator) for sampling on `device`."""
+    if generator is not None:
+        if not isinstance(generator, Generator):
+            raise TypeError(f"generator must be a pellucid.Generator, not {type(generator).__name__}")
+        want = "cpu" if device is None else device.type
+        if generator.device.type != want:
+            raise RuntimeError(f"Expected a '{want}' device type for generator but found "
+                               f"'{generator.device.type}'")
     if device is None or device.type == "cpu":
         g = generator or default_generator
         return np, g._np

@@ -1,4 +1,6 @@
 """Dtype casts, device moves, clone, contiguous and the writes `copy_`, `fill_`, `zero_`."""
+import math
+
 import numpy as np
 
 from .. import _backend
@@ -192,6 +194,8 @@ class Zero(Op):
 
     @staticmethod
     def forward(ctx, a):
+        if type(a) is np.ndarray:
+            return a.dtype.type(0)
         return _backend.xp_of(a).zeros((), dtype=a.dtype)
 
     @staticmethod
@@ -218,16 +222,19 @@ _C_NAMES = {"uint8": "uint8_t", "int8": "int8_t", "int16": "int16_t", "int32": "
             "int64": "int64_t", "float32": "float", "float64": "double"}
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_HALF_ROUNDS_TO_INF = 65519.99999999999          # float16 max (65504) plus half an ulp
+
+
 def _check_value(value, dt, op):
     """PyTorch refuses scalars that overflow the destination dtype (c10::overflows)."""
-    npd = dt.np
     if dt is D.bool_ or dt is D.float16 or dt is D.float64:
         return
-    if dt.is_floating_point:
+    if dt is D.float32:
         fv = float(value)
-        bad = np.isfinite(fv) and abs(fv) > float(np.finfo(npd).max)
+        bad = abs(fv) > _FLOAT32_MAX and fv - fv == 0      # finite and too large
     else:
-        info = np.iinfo(npd)
+        info = np.iinfo(dt.np)
         if isinstance(value, (bool, np.bool_)):
             bad = False
         elif isinstance(value, (int, np.integer)):
@@ -243,8 +250,25 @@ def _check_value(value, dt, op):
                            "without overflow")
 
 
+def _float_fill(np_dtype, value, op):
+    try:
+        fv = float(value)
+    except OverflowError:
+        raise RuntimeError(f"{op}: value {value} cannot be converted to type {np_dtype} without "
+                           "overflow") from None
+    if abs(fv) > _HALF_ROUNDS_TO_INF and fv - fv == 0:
+        if np_dtype.itemsize == 2:
+            return math.copysign(math.inf, fv)      # PyTorch rounds to inf for float16
+        if np_dtype.itemsize == 4 and abs(fv) > _FLOAT32_MAX:
+            raise RuntimeError(f"{op}: value {value!r} cannot be converted to type float without "
+                               "overflow")
+    return fv
+
+
 def _scalar_array(a, value, op):
-    """`value` as a 0-dim array of `a`'s dtype and device (integers wrap like C casts)."""
+    """`value` in `a`'s dtype (a 0-dim array on `a`'s device; integers wrap like C casts)."""
+    if type(a) is np.ndarray and a.dtype.kind == "f" and type(value) in (float, int):
+        return _float_fill(a.dtype, value, op)     # the common case, kept cheap
     dt = D.from_numpy_dtype(a.dtype)
     _check_value(value, dt, op)
     if isinstance(value, (bool, np.bool_)):
