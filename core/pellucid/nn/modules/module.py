@@ -199,11 +199,15 @@ class _BackwardHook:
         self.n_outputs = -1
         self.input_live = None
         self.output_live = None
+        self.frozen = ()
 
     def _wrap(self, args, post_hook):
-        _, live = _live_tensors(args)
+        tensor_idx, live = _live_tensors(args)
         if not live or not _grad_state.grad_enabled:
             return args, None
+        # tensors that need no grad get a zero grad_input, as PyTorch reports them
+        self.frozen = [(i, args[i]._data.shape, args[i]._data.dtype, _backend.xp_of(args[i]._data))
+                       for i in tensor_idx if i not in live]
         outs = dispatch(_BackwardHookIdentity, tuple(args[i] for i in live))
         outs[0].grad_fn.register_hook(post_hook)
         new = list(args)
@@ -215,6 +219,7 @@ class _BackwardHook:
         res, live = self._wrap(args, self._input_hook)
         self.n_inputs = len(args)
         self.input_live = live
+        self.input_frozen = self.frozen
         return res
 
     def setup_output_hook(self, result):
@@ -261,7 +266,10 @@ class _BackwardHook:
     def _input_hook(self, node, grad_inputs, grad_outputs):
         if self.grad_outputs is None:
             return None     # gradient reached the inputs without passing the outputs
-        res = self._pack(self.input_live, grad_inputs, self.n_inputs)
+        res = list(self._pack(self.input_live, grad_inputs, self.n_inputs))
+        for i, shape, dtype, xp in self.input_frozen:
+            res[i] = Tensor._make(xp.zeros(shape, dtype=dtype))
+        res = tuple(res)
         for hook in self.user_hooks:
             out = hook(self.module, res, self.grad_outputs)
             if out is None:
