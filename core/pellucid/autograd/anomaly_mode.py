@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from .. import _dispatch
+from . import engine
 from .._source import user_frame
 
 
@@ -66,6 +67,17 @@ class _AnomalyListener:
         for o in outs:
             if isinstance(o, _dispatch.Tensor) and _bad_count(o._data):
                 ins = [describe(a._data) if isinstance(a, _dispatch.Tensor) else repr(a) for a in args]
+                step = getattr(engine.running, "node", None)
+                if step is not None:
+                    # an op inside a backward formula (create_graph): blame the backward step
+                    trace = step.anomaly_trace
+                    where = f"{trace[0]}:{trace[1]}" if trace else "<unknown>"
+                    fwd = step.op.name if step.op is not None else step.name()
+                    raise AnomalyError(
+                        f"Function '{step.name()}' returned nan or inf values (in its '{op.name}' "
+                        f"step; backward of '{fwd}', whose forward was called at {where}).\n"
+                        f"  value: {describe(o._data)}\n  operands: " + "; ".join(ins),
+                        op=fwd, phase="backward", source=trace, summaries=ins)
                 where = f"{src[0]}:{src[1]}" if src else "<unknown>"
                 raise AnomalyError(
                     f"Function '{op.name}' returned nan or inf values in its output (forward), "
@@ -100,49 +112,70 @@ def is_anomaly_check_nan_enabled():
     return bool(_active) and _active[-1].check_nan
 
 
+def _enable(check_nan):
+    listener = _AnomalyListener(check_nan)
+    _active.append(listener)
+    _dispatch.add_listener(listener)
+    return listener
+
+
+def _disable(listener):
+    if listener in _active:
+        _active.remove(listener)
+        _dispatch.remove_listener(listener)
+
+
 class detect_anomaly:
-    """Context manager (and decorator) enabling anomaly detection."""
+    """Context manager and decorator (`@detect_anomaly()` or `@detect_anomaly`) that raises at
+    the first NaN/Inf produced in forward or in backward, naming the op and the source line.
+
+    Off, it costs nothing: ops read a single flag that is only set while a listener exists."""
+
+    def __new__(cls, check_nan=True):
+        if callable(check_nan):
+            return cls()(check_nan)
+        return super().__new__(cls)
 
     def __init__(self, check_nan=True):
         self.check_nan = check_nan
+        self.listener = None
 
     def __enter__(self):
-        self.listener = _AnomalyListener(self.check_nan)
-        _active.append(self.listener)
-        _dispatch.add_listener(self.listener)
+        self.listener = _enable(self.check_nan)
         return self
 
     def __exit__(self, *exc):
-        _dispatch.remove_listener(self.listener)
-        _active.remove(self.listener)
+        _disable(self.listener)
+        self.listener = None
 
     def __call__(self, fn):
         import functools
+        check_nan = self.check_nan
 
         @functools.wraps(fn)
         def wrapper(*a, **kw):
-            with detect_anomaly(self.check_nan):
+            with detect_anomaly(check_nan):
                 return fn(*a, **kw)
         return wrapper
 
 
 class set_detect_anomaly:
+    """`set_detect_anomaly(True)` turns anomaly detection on at once (`False` turns it off);
+    used as a context manager, the previous state comes back on exit."""
+
     def __init__(self, mode, check_nan=True):
-        self.mode = mode
-        self.listener = None
+        self.prev = list(_active)
+        for lst in list(_active):
+            _disable(lst)
         if mode:
-            self.listener = _AnomalyListener(check_nan)
-            _active.append(self.listener)
-            _dispatch.add_listener(self.listener)
-        else:
-            for lst in list(_active):
-                _dispatch.remove_listener(lst)
-                _active.remove(lst)
+            _enable(check_nan)
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        if self.listener is not None and self.listener in _active:
-            _dispatch.remove_listener(self.listener)
-            _active.remove(self.listener)
+        for lst in list(_active):
+            _disable(lst)
+        for lst in self.prev:
+            _active.append(lst)
+            _dispatch.add_listener(lst)

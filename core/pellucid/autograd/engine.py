@@ -2,6 +2,7 @@
 works), in reverse creation order, summing gradients per node before running it."""
 import heapq
 import sys
+import threading
 import time
 
 import numpy as _np
@@ -12,6 +13,9 @@ from .._grad_mode import state as _gm, enable_grad
 from ..ops import _F
 
 _getrefcount = sys.getrefcount
+running = threading.local()     # .node: the step whose backward is running (set when listened)
+_ndarray = _np.ndarray
+_NAMESPACES = {}                # array type -> its ArrayNS
 _SCALAR_TYPES = frozenset(_np.sctypeDict.values()) - {_np.ndarray}
 
 
@@ -56,9 +60,9 @@ def _check_versions(node):
                                      node.name())
     ov = node.out_version
     if ov is not None and ov[0][0] != ov[1]:
-        shape = list(node.out_meta[0][0]) if node.out_meta else []
-        raise _version_error(f"[tensor {shape}], which is output 0 of {node.name()},", ov[0][0],
-                             ov[1], node.name())
+        shape, dt = node.out_meta[0]
+        raise _version_error(f"[{_dispatch._FROM_NP[dt]} {list(shape)}], which is output 0 of "
+                             f"{node.name()},", ov[0][0], ov[1], node.name())
 
 
 def _freed_error(node):
@@ -104,24 +108,31 @@ def _apply_node(node, grads, retain, create):
     op = node.op
     if node.n_outputs > 1 and any(g is None for g in grads):
         grads = _fill_missing(node, grads, create)
-    _check_versions(node)
     saved = node.saved
+    if saved is not None or node.out_version is not None:
+        _check_versions(node)
+    fill_inputs = saved is not None and op.uses_saved_inputs
     if create:
         T = _tensor_cls()
         F = _F.TENSOR
-        if saved is not None and op.uses_saved_inputs:
+        if fill_inputs:
             node.inputs = saved
         grads = [g if g is None or isinstance(g, T) else T._make(g) for g in grads]
         with enable_grad():
             res = op.backward(node, F, *grads)
     else:
         g0 = grads[0]
-        F = _F.array_ns(g0 if g0 is not None else next(g for g in grads if g is not None))
-        if saved is not None and op.uses_saved_inputs:
+        if g0 is None:
+            g0 = next(g for g in grads if g is not None)
+        F = _NAMESPACES.get(type(g0))
+        if F is None:
+            F = _NAMESPACES[type(g0)] = _F.array_ns(g0)
+        if fill_inputs:
             T = _tensor_cls()
             node.inputs = [t._data if isinstance(t, T) else t for t in saved]
         res = op.backward(node, F, *grads)
-    node.inputs = None
+    if fill_inputs:
+        node.inputs = None
     if type(res) is not tuple and type(res) is not list:
         res = (res,)
     out = []
@@ -129,9 +140,10 @@ def _apply_node(node, grads, retain, create):
         if g is None or e is None:
             out.append(None)
             continue
-        g = F.fit(g, meta[0], meta[1])
-        if type(g) in _SCALAR_TYPES:
-            g = _np.asarray(g)     # NumPy turns 0-d results into scalars; keep arrays
+        if type(g) is not _ndarray or g.shape != meta[0] or g.dtype != meta[1]:
+            g = F.fit(g, meta[0], meta[1])
+            if type(g) in _SCALAR_TYPES:
+                g = _np.asarray(g)     # NumPy turns 0-d results into scalars; keep arrays
         out.append(g)
     if not retain and (saved is not None or node.out_data is not None):
         node.saved = None
@@ -294,8 +306,12 @@ def execute(roots, retain, create, capture=None, targets=None, accumulate=True):
                             for lst in listeners:
                                 lst.on_backward(node, grads, (), time.perf_counter() - t0)
                     continue
-                if useful is None or any(e is not None and useful[e[0]] for e in edges):
+                if useful is not None and not any(e is not None and useful[e[0]] for e in edges):
+                    pass
+                elif hooked or node.pre_hooks or node.post_hooks:
                     outs = _run_node(node, grads, retain, create, hooked, listeners)
+                else:
+                    outs = _apply_node(node, grads, retain, create)
             grads = None
             for i, e in enumerate(edges):
                 if e is None:
@@ -354,9 +370,16 @@ def _run_node(node, grads, retain, create, hooked, listeners):
             r = fn.fn(node, gt) if type(fn) is _NodeHook else fn(gt)
             if r is not None:
                 grads = _F.from_tensors(r, create)
-    t0 = time.perf_counter() if hooked else 0.0
-    outs = _apply_node(node, grads, retain, create)
-    if hooked:
+    if not hooked:
+        outs = _apply_node(node, grads, retain, create)
+    else:
+        # listeners (anomaly mode) can tell ops run by a backward step from forward ops
+        running.node = node
+        t0 = time.perf_counter()
+        try:
+            outs = _apply_node(node, grads, retain, create)
+        finally:
+            running.node = None
         el = time.perf_counter() - t0
         for lst in listeners:
             lst.on_backward(node, grads, outs, el)

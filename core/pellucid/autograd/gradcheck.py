@@ -1,8 +1,7 @@
 """Finite-difference checks of analytical gradients (first and second order)."""
 import numpy as np
 
-from .. import _dispatch
-from .._grad_mode import no_grad
+from .. import _backend, _dispatch
 
 
 def _T():
@@ -18,24 +17,29 @@ def _flat_outputs(fn, inputs):
     return [o for o in out if isinstance(o, _T())]
 
 
+def _as_f64(t):
+    return np.asarray(_backend.to_numpy(t._data), dtype=np.float64).reshape(-1)
+
+
 def _numerical_jacobian(fn, inputs, idx, eps):
-    """d(outputs)/d(inputs[idx]) by central differences: list over outputs of (n_in, n_out)."""
+    """d(outputs)/d(inputs[idx]) by central differences: list over outputs of (n_in, n_out).
+    Elements are perturbed in place through their index, so strided inputs work too."""
     x = inputs[idx]
     data = x._data
-    flat = data.reshape(-1)
-    n = flat.size
-    with no_grad():
-        outs0 = _flat_outputs(fn, inputs)
-        jac = [np.zeros((n, o._data.size), dtype=np.float64) for o in outs0]
-        for i in range(n):
-            orig = flat[i].item()
-            flat[i] = orig + eps
-            plus = [np.asarray(o.detach()._data, dtype=np.float64).reshape(-1).copy() for o in _flat_outputs(fn, inputs)]
-            flat[i] = orig - eps
-            minus = [np.asarray(o.detach()._data, dtype=np.float64).reshape(-1).copy() for o in _flat_outputs(fn, inputs)]
-            flat[i] = orig
-            for j in range(len(jac)):
-                jac[j][i] = (plus[j] - minus[j]) / (2 * eps)
+    n = data.size
+    # grad mode stays on: `fn` may itself differentiate (gradgradcheck's first derivatives)
+    outs0 = _flat_outputs(fn, inputs)
+    jac = [np.zeros((n, o._data.size), dtype=np.float64) for o in outs0]
+    for i in range(n):
+        pos = np.unravel_index(i, data.shape)
+        orig = data[pos].item()
+        data[pos] = orig + eps
+        plus = [_as_f64(o) for o in _flat_outputs(fn, inputs)]
+        data[pos] = orig - eps
+        minus = [_as_f64(o) for o in _flat_outputs(fn, inputs)]
+        data[pos] = orig
+        for j in range(len(jac)):
+            jac[j][i] = (plus[j] - minus[j]) / (2 * eps)
     return jac
 
 
@@ -48,13 +52,13 @@ def _analytical_jacobian(fn, inputs, diff_idx):
         if not o._requires_grad:
             continue
         for k in range(o._data.size):
-            go = np.zeros(o._data.size, dtype=o._data.dtype)
+            go = _backend.xp_of(o._data).zeros(o._data.size, dtype=o._data.dtype)
             go[k] = 1
             gs = grad([o], [inputs[i] for i in diff_idx], [T._make(go.reshape(o._data.shape))],
                       retain_graph=True, allow_unused=True)
             for i, g in zip(diff_idx, gs):
                 if g is not None:
-                    jacs[i][j][:, k] = np.asarray(g._data, dtype=np.float64).reshape(-1)
+                    jacs[i][j][:, k] = _as_f64(g)
     return jacs
 
 
@@ -70,6 +74,17 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
             warnings.warn(f"gradcheck: input {i} is {inputs[i].dtype}, not float64; the check may fail "
                           "for precision reasons alone.", UserWarning, stacklevel=2)
     analytical = _analytical_jacobian(func, inputs, diff_idx)
+    again = _analytical_jacobian(func, inputs, diff_idx)
+    for i in diff_idx:
+        for a, b in zip(analytical[i], again[i]):
+            if not np.allclose(a, b, rtol=0, atol=nondet_tol):
+                if raise_exception:
+                    raise GradcheckError(
+                        "Backward is not reentrant, i.e., running backward with same input and "
+                        "grad_output multiple times gives different values, although analytical "
+                        f"gradient matches numerical gradient. The tolerance for nondeterminism "
+                        f"was {nondet_tol}.")
+                return False
     for i in diff_idx:
         numerical = _numerical_jacobian(func, inputs, i, eps)
         for j, (a, n) in enumerate(zip(analytical[i], numerical)):
