@@ -228,6 +228,12 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
     return _into(out, _reduce(Mean, input, dim, keepdim, dtype, "mean", MeanAll))
 
 
+def _replace_by_one(F, a, mask, dt):
+    """a with the masked elements set to 1, not depending on them (so second derivatives at
+    the zeros are right)."""
+    return a * F.const((~mask).astype(dt)) + F.const(mask.astype(dt))
+
+
 def _prod_keep(F, x, dims):
     if F is TENSOR:
         if dims is None:
@@ -266,7 +272,7 @@ class Prod(Op):
         # that it stays differentiable (the factor `s` is 0 but carries d/d(zero element)).
         xp = _xp(raw)
         zc = zero.sum(axis=dims, keepdims=True)
-        a_nz = a + F.const(zero.astype(dt))
+        a_nz = _replace_by_one(F, a, zero, dt)
         prod_nz = _prod_keep(F, a_nz, dims)
         zsum = a * F.const(zero.astype(dt))
         s = (F.sum(zsum, dims, keepdim=True) if dims is not None or F is not TENSOR
@@ -1074,6 +1080,8 @@ class CumProd(Op):
         zero = raw == 0
         if not zero.any():
             return _rev_cumsum(F, g * out, dim) / a
+        if F is TENSOR:
+            return _cumprod_grad_quadratic(F, a, g, dim, dt)
         # grad_k = sum_{j >= k} g_j prod_{i <= j, i != k} a_i. Before the first zero of a slice
         # that is revcumsum(g * out) / a_k; at the first zero it is revcumsum(g * c) with c the
         # cumprod that skips that zero; after it every term holds a zero.
@@ -1082,11 +1090,25 @@ class CumProd(Op):
         before = F.const((nz_before == 0).astype(dt))
         first = zero & (nz_before == 1)
         at_first = F.const(first.astype(dt))
-        a_nz = a + F.const(zero.astype(dt))
-        skip_first = a + F.const(first.astype(dt))
+        a_nz = _replace_by_one(F, a, zero, dt)
+        skip_first = _replace_by_one(F, a, first, dt)
         c = skip_first.cumprod(dim) if F is TENSOR else xp.cumprod(skip_first, axis=dim)
         return (before * (_rev_cumsum(F, g * out, dim) / a_nz)
                 + at_first * _rev_cumsum(F, g * c, dim))
+
+
+def _cumprod_grad_quadratic(F, a, g, dim, dt):
+    """grad_k = sum_{j >= k} g_j prod_{i <= j, i != k} a_i from an (n, n) table per slice: twice
+    differentiable with zeros in the input (used only under create_graph)."""
+    a_last = F.transpose(a, dim, -1)
+    g_last = F.transpose(g, dim, -1)
+    n = a_last.shape[-1]
+    xp = _xp(_raw(F, a))
+    eye = xp.eye(n, dtype=dt)
+    rows = F.unsqueeze(a_last, -2) * F.const(1 - eye) + F.const(eye)     # row k: a with a_k -> 1
+    table = rows.cumprod(-1) * F.const(xp.triu(xp.ones((n, n), dtype=dt)))
+    grad = F.sum(table * F.unsqueeze(g_last, -2), -1)
+    return F.transpose(grad, dim, -1)
 
 
 def _cumulative(op, input, dim, dtype, name):
@@ -1127,14 +1149,21 @@ class Any(_Logical):
     fn = "any"
 
 
+def _logical_dims(dim, ndim, op):
+    # unlike sum, an empty dim list reduces nothing here (as in PyTorch)
+    if isinstance(dim, (tuple, list)) and len(dim) == 0:
+        return ()
+    return _norm_dims(dim, ndim, op)
+
+
 @tensor_method("all")
 def all(input, dim=None, keepdim=False, *, out=None):
-    return _into(out, dispatch(All, (input,), (_norm_dims(dim, input._data.ndim, "all"), keepdim)))
+    return _into(out, dispatch(All, (input,), (_logical_dims(dim, input._data.ndim, "all"), keepdim)))
 
 
 @tensor_method("any")
 def any(input, dim=None, keepdim=False, *, out=None):
-    return _into(out, dispatch(Any, (input,), (_norm_dims(dim, input._data.ndim, "any"), keepdim)))
+    return _into(out, dispatch(Any, (input,), (_logical_dims(dim, input._data.ndim, "any"), keepdim)))
 
 
 class CountNonzero(Op):
