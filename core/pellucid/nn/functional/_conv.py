@@ -271,16 +271,21 @@ def _check_tensor(x, op, arg):
                         f"Tensor, not {type(x).__name__}")
 
 
+_SCALAR_NAME = {"float64": "Double", "float32": "Float", "float16": "Half", "int64": "Long", "int32": "Int",
+                "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+_C_NAME = {"float64": "double", "float32": "float", "float16": "c10::Half"}
+
+
 def _check_dtypes(op, input, weight, bias):
     xd, wd = input._data.dtype, weight._data.dtype
     if xd != wd:
         raise RuntimeError(
-            f"{op}: expected scalar type {input.dtype.name.capitalize()} but found "
-            f"{weight.dtype.name.capitalize()} (input is {input.dtype.name}, weight is "
-            f"{weight.dtype.name}; use .to() to make them match)")
+            f"expected scalar type {_SCALAR_NAME[input.dtype.name]} but found {_SCALAR_NAME[weight.dtype.name]} "
+            f"({op}: input is {input.dtype.name}, weight is {weight.dtype.name}; use .to() to make them match)")
     if bias is not None and bias._data.dtype != xd:
         raise RuntimeError(
-            f"Input type ({input.dtype.name}) and bias type ({bias.dtype.name}) should be the same")
+            f"Input type ({_C_NAME.get(input.dtype.name, input.dtype.name)}) and bias type "
+            f"({_C_NAME.get(bias.dtype.name, bias.dtype.name)}) should be the same")
     if type(input._data) is not type(weight._data) or (
             bias is not None and type(bias._data) is not type(input._data)):
         devs = [str(t.device) for t in (input, weight, bias) if t is not None]
