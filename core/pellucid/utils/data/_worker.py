@@ -25,6 +25,8 @@ __all__ = ["WorkerInfo", "get_worker_info"]
 
 # Seconds between checks that the other side is still alive while waiting on a queue.
 STATUS_CHECK_INTERVAL = 1.0
+# Workers wake up this often while idle to notice that the loader has shut down.
+WORKER_POLL_INTERVAL = 0.1
 
 
 def _rebuild_tensor(array, requires_grad, device):
@@ -62,11 +64,13 @@ class ExceptionWrapper:
         if self.exc_type is KeyError:
             # KeyError repr()s its message, which would mangle the traceback's newlines.
             msg = _KeyErrorMessage(msg)
+        # Raised without keeping the exception in a local, so that its traceback doesn't form a
+        # reference cycle holding the DataLoader iterator (and its worker processes) alive.
         try:
-            exception = self.exc_type(msg)
+            self.exc_type(msg)
         except Exception:
             raise RuntimeError(msg) from None
-        raise exception
+        raise self.exc_type(msg)
 
 
 class _KeyErrorMessage(str):
@@ -228,8 +232,10 @@ def _worker_loop(iterable, dataset, index_queue, data_queue, done_event, auto_co
             if os.getppid() != parent_pid:
                 break       # the main process died: nobody will ever read our results
             try:
-                r = index_queue.get(timeout=STATUS_CHECK_INTERVAL)
+                r = index_queue.get(timeout=WORKER_POLL_INTERVAL)
             except queue.Empty:
+                if done_event.is_set():
+                    break       # shut down, even if the final None never reached us
                 continue
             if isinstance(r, _ResumeIteration):
                 data_queue.put(_pack((r, None), where))
