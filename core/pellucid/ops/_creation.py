@@ -277,17 +277,30 @@ def _make_filled(kind, shape, dtype, device, requires_grad, out=None):
     return _finish(maker(shape, dtype=np_dt), requires_grad, out)
 
 
-def zeros(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):
-    return _make_filled("zeros", _shape(size, "zeros"), dtype, device, requires_grad, out)
+def _size_arg(size, kw, op):
+    """Sizes come as `f(2, 3)`, `f((2, 3))` or `f(size=(2, 3))`."""
+    if "size" in kw:
+        if size:
+            raise TypeError(f"{op}() got the size both positionally and as size=")
+        size = (kw.pop("size"),)
+    if kw:
+        raise TypeError(f"{op}() got unexpected keyword arguments {sorted(kw)}")
+    return _shape(size, op)
 
 
-def ones(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):
-    return _make_filled("ones", _shape(size, "ones"), dtype, device, requires_grad, out)
+def zeros(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False,
+          **kw):
+    return _make_filled("zeros", _size_arg(size, kw, "zeros"), dtype, device, requires_grad, out)
+
+
+def ones(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False,
+         **kw):
+    return _make_filled("ones", _size_arg(size, kw, "ones"), dtype, device, requires_grad, out)
 
 
 def empty(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False,
-          memory_format=None):
-    return _make_filled("empty", _shape(size, "empty"), dtype, device, requires_grad, out)
+          memory_format=None, **kw):
+    return _make_filled("empty", _size_arg(size, kw, "empty"), dtype, device, requires_grad, out)
 
 
 def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None, requires_grad=False):
@@ -348,6 +361,26 @@ def _num(x):
     return x.item() if isinstance(x, Tensor) else x
 
 
+_SPLIT = 134217729.0     # 2**27 + 1, Dekker's splitting constant for doubles
+
+
+def _fma(a, b, c):
+    """a * b + c in float64 with a single rounding, as the fused multiply-add PyTorch's range
+    kernels compile to (error-free product and sum, then one final rounding)."""
+    p = a * b
+    t = _SPLIT * a
+    a_hi = t - (t - a)
+    a_lo = a - a_hi
+    t = _SPLIT * b
+    b_hi = t - (t - b)
+    b_lo = b - b_hi
+    p_err = ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+    s = p + c
+    bb = s - p
+    s_err = (p - (s - bb)) + (c - bb)
+    return s + (s_err + p_err)
+
+
 def _is_int(v):
     return isinstance(v, (int, np.integer, np.bool_))
 
@@ -381,9 +414,11 @@ def arange(start=0, end=None, step=1, *, out=None, dtype=None, layout=None, devi
     else:
         n = math.ceil((float(end) - float(start)) / float(step))
     xp = _backend.xp_for(_dev(device))
-    if dt.is_floating_point:
-        acc = np.float32 if dt is D.float16 else np.float64   # PyTorch's CPU accumulate type
-        arr = (acc(xs) + xp.arange(n, dtype=acc) * acc(xst)).astype(dt.np)
+    if dt is D.float16:
+        # PyTorch accumulates half in float
+        arr = (np.float32(xs) + xp.arange(n, dtype=np.float32) * np.float32(xst)).astype(dt.np)
+    elif dt.is_floating_point:
+        arr = _fma(xp.float64(xst), xp.arange(n, dtype=np.float64), xp.float64(xs)).astype(dt.np)
     else:
         arr = (xs + xp.arange(n, dtype=np.int64) * xst).astype(dt.np)
     return _finish(arr, requires_grad, out)
@@ -432,7 +467,18 @@ def _lin_points(start, end, steps, dt, xp):
         return xp.full((1,), lo, dtype=idx.dtype)
     with np.errstate(over="ignore", invalid="ignore"):
         step = (hi - lo) / idx.dtype.type(steps - 1)
-        return xp.where(idx < steps // 2, lo + step * idx, hi - step * rev)
+        first_half = idx < steps // 2
+        if dt is D.float16:
+            # c10::Half rounds after every operation, so nothing fuses
+            return xp.where(first_half, lo + step * idx, hi - step * rev)
+        # float and double fuse the multiply-add; a float32 product is exact in float64, so
+        # one rounding from float64 gives the fused result
+        lo64, hi64, step64 = np.float64(lo), np.float64(hi), np.float64(step)
+        if dt is D.float32:
+            up, down = lo64 + step64 * idx.astype(np.float64), hi64 - step64 * rev.astype(np.float64)
+        else:
+            up, down = _fma(step64, idx, lo64), _fma(-step64, rev, hi64)
+        return xp.where(first_half, up, down).astype(idx.dtype)
 
 
 def _cast_points(values, dt):
@@ -457,16 +503,34 @@ def linspace(start, end, steps, *, out=None, dtype=None, layout=None, device=Non
 
 def logspace(start, end, steps, base=10.0, *, out=None, dtype=None, layout=None, device=None,
              requires_grad=False):
+    """PyTorch's logspace: bounds converted to the output dtype, their difference taken in it,
+    exponents stepped in double from both ends (as linspace), then double pow and a cast."""
     start, end = _num(start), _num(end)
     steps = _check_steps(steps, "logspace")
     dt = D.as_dtype(_out_dtype(dtype, out) or D.get_default_dtype())
     xp = _backend.xp_for(_dev(device))
+    base = float(base)
     if steps == 0:
         return _finish(xp.empty((0,), dtype=dt.np), requires_grad, out)
-    exps = _lin_points(start, end, steps, dt, xp)
+    if steps == 1:
+        vals = xp.full((1,), base ** float(start), dtype=np.float64)
+        return _finish(vals.astype(dt.np) if dt.is_floating_point else _cast_points(vals, dt),
+                       requires_grad, out)
+    lo, hi = scalar_to(start, dt), scalar_to(end, dt)
+    if dt.is_floating_point:
+        with np.errstate(over="ignore", invalid="ignore"):
+            diff = float(np.asarray(hi) - np.asarray(lo))      # rounded in the output dtype
+    else:
+        diff = float(int(hi) - int(lo))                        # C promotes to int: no wrap
+    step = diff / (steps - 1)
+    idx = xp.arange(steps, dtype=np.float64)
+    exps = xp.where(idx < steps // 2, float(lo) + step * idx, float(hi) - step * idx[::-1])
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        if dt.is_floating_point:
-            vals = dt.np.type(base) ** exps
+        if xp is np and dt is D.float64:
+            # NumPy's vectorised double pow can be 1 ulp off libm's; extended precision then
+            # one rounding nearly always agrees with it
+            vals = np.power(np.longdouble(base), exps.astype(np.longdouble)).astype(np.float64)
         else:
-            vals = float(int(base)) ** exps
-    return _finish(_cast_points(vals, dt), requires_grad, out)
+            vals = xp.power(np.float64(base), exps)
+        return _finish(vals.astype(dt.np) if dt.is_floating_point else _cast_points(vals, dt),
+                       requires_grad, out)
