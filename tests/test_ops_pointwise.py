@@ -508,6 +508,18 @@ def test_integer_tensor_with_scalar_dtypes(name, scalar):
     assert_same(getattr(pellucid, name)(pellucid.from_numpy(a.copy()), scalar), expected, name)
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int32])
+@pytest.mark.parametrize("scalar", [300, -3, 2**40])
+@pytest.mark.parametrize("name", ["add", "sub", "mul", "remainder", "floor_divide", "maximum_scalar"])
+def test_out_of_range_int_scalar_wraps_into_tensor_dtype(name, scalar, dtype):
+    a = np.array([1, 7, 100]).astype(dtype)
+    if name == "maximum_scalar":     # through clamp, which takes numbers
+        fp, ft = (lambda x: pellucid.clamp(x, min=scalar)), (lambda x: torch.clamp(x, min=scalar))
+    else:
+        fp, ft = (lambda x: getattr(pellucid, name)(x, scalar)), (lambda x: getattr(torch, name)(x, scalar))
+    check_op_or_error(fp, ft, [a], grad=False, what=f"{name} {scalar}")
+
+
 def test_integer_division_by_zero_is_an_error():
     for f in (pellucid.floor_divide, pellucid.remainder, pellucid.fmod):
         with pytest.raises(RuntimeError, match="ZeroDivisionError"):

@@ -37,6 +37,27 @@ def broadcast_error(name, *operands):
     return None
 
 
+def wrap_int_scalars(args):
+    """Python ints cast into the integer array operand's dtype with C wrap-around, as PyTorch
+    does (uint8 tensor & -3 uses 253); NumPy refuses out-of-range Python ints instead."""
+    arr = next((a for a in args if hasattr(a, "dtype") and a.dtype.kind in "iu"), None)
+    if arr is None:
+        return args
+    return tuple(np.array(a).astype(arr.dtype)[()] if type(a) is int else a for a in args)
+
+
+def wrap_out_of_range(a, b):
+    """(a, b) with a Python int outside the integer array operand's range wrapped into it
+    (needed before comparisons and zero-divisor checks, where NumPy would not complain)."""
+    arr = a if hasattr(a, "dtype") else b
+    if arr.dtype.kind in "iu":
+        info = np.iinfo(arr.dtype)
+        for x in (a, b):
+            if type(x) is int and not info.min <= x <= info.max:
+                return wrap_int_scalars((a, b))
+    return a, b
+
+
 def _reraise(name, exc, operands):
     err = broadcast_error(name, *operands)
     if err is None:
@@ -53,6 +74,8 @@ if _errvar is not None:
             return fn(*args)
         except ValueError as e:
             _reraise(name, e, args)
+        except OverflowError:
+            return fn(*wrap_int_scalars(args))
         finally:
             _errvar.reset(token)
 
@@ -72,6 +95,8 @@ else:  # pragma: no cover - NumPy < 2
                 return fn(*args)
             except ValueError as e:
                 _reraise(name, e, args)
+            except OverflowError:
+                return fn(*wrap_int_scalars(args))
 
     def quietly(fn):
         def run(*args):
@@ -144,6 +169,9 @@ class Add(Op):
             return a + b
         except ValueError as e:
             _reraise("add", e, (a, b))
+        except OverflowError:
+            a, b = wrap_int_scalars((a, b))
+            return a + b
 
     @staticmethod
     def backward(ctx, F, g):
@@ -160,6 +188,9 @@ class Sub(Op):
             return a - b
         except ValueError as e:
             _reraise("sub", e, (a, b))
+        except OverflowError:
+            a, b = wrap_int_scalars((a, b))
+            return a - b
 
     @staticmethod
     def backward(ctx, F, g):
@@ -177,6 +208,9 @@ class Mul(Op):
             return a * b
         except ValueError as e:
             _reraise("mul", e, (a, b))
+        except OverflowError:
+            a, b = wrap_int_scalars((a, b))
+            return a * b
 
     @staticmethod
     def backward(ctx, F, g):

@@ -9,7 +9,7 @@ from .. import _backend
 from .. import _dtype as D
 from .._dispatch import Op, dispatch, dispatch_inplace
 from .._tensor import Tensor
-from ._arith import npcall, write_out
+from ._arith import npcall, wrap_out_of_range, write_out
 from ._registry import check_tensor, tensor_method
 
 _NUMBER = (int, float, bool, np.generic)
@@ -31,9 +31,15 @@ def _comparison(name, ufunc, aliases, operator):
     """The out-of-place op (bool result, no gradient), its in-place form (writes 1/0 into the
     tensor, in the tensor's dtype, like PyTorch) and their functions and methods."""
     title = name.capitalize()
+
+    def forward(ctx, a, b):
+        if type(b) is int or type(a) is int:
+            a, b = wrap_out_of_range(a, b)
+        return npcall(name, ufunc, a, b)
+
     op = type(title, (Op,), {
         "name": name, "promote": "common", "differentiable": False, "__module__": __name__,
-        "forward": staticmethod(lambda ctx, a, b: npcall(name, ufunc, a, b)),
+        "forward": staticmethod(forward),
         "backward": staticmethod(lambda ctx, F, g: (None, None)),
     })
 
@@ -42,7 +48,7 @@ def _comparison(name, ufunc, aliases, operator):
             a = a.astype(np_dtype)
         if getattr(b, "dtype", np_dtype) != np_dtype:
             b = b.astype(np_dtype)
-        return npcall(name, ufunc, a, b)
+        return forward(ctx, a, b)
 
     op_ = type(title + "Inplace", (Op,), {
         "name": name + "_", "backward_name": title + "Backward1", "__module__": __name__,
@@ -204,7 +210,15 @@ class BitwiseNot(Op):
         return _xp(a).invert(a)
 
 
-@tensor_method("bitwise_not", "__invert__")
+@tensor_method("__invert__")
+def _invert(self):
+    if self._data.dtype.kind not in "biu":
+        raise TypeError(f"~ (operator.invert) is only implemented on integer and Boolean-type tensors, "
+                        f"not {self.dtype}")
+    return dispatch(BitwiseNot, (self,))
+
+
+@tensor_method("bitwise_not")
 def bitwise_not(input, *, out=None):
     check_tensor(input, "bitwise_not")
     _integral_only("bitwise_not", input)

@@ -12,7 +12,8 @@ from .._dispatch import Op, dispatch, dispatch_inplace
 from .._special import erf as _erf_cpu, erfc as _erfc_cpu
 from .._tensor import Tensor
 from ._F import TENSOR
-from ._arith import Pow, as_grad_dtype, npcall, quietly, write_out
+from ._arith import (Pow, as_grad_dtype, npcall, quietly, wrap_int_scalars, wrap_out_of_range,
+                     write_out)
 from ._registry import check_tensor, tensor_method
 
 _LN2 = math.log(2.0)
@@ -61,12 +62,16 @@ def _kind(x):
     return "f" if isinstance(x, float) else "b" if isinstance(x, bool) else "i"
 
 
-def _zero_int_divisor(name, a, b):
-    """Integer division by zero is an error in PyTorch (NumPy would return 0)."""
+def _int_division_operands(name, a, b):
+    """Integer operands as PyTorch uses them (out-of-range Python ints wrapped), after checking
+    for a zero divisor: integer division by zero is an error in PyTorch (NumPy gives 0)."""
     if _kind(a) in "iub" and _kind(b) in "iub":
+        if type(a) is int or type(b) is int:
+            a, b = wrap_out_of_range(a, b)
         has_zero = not _xp(b).all(b) if hasattr(b, "shape") else b == 0
         if has_zero:
             raise RuntimeError(f"{name}: ZeroDivisionError (integer division by zero)")
+    return a, b
 
 
 # ---- unary ops, generated from one table -------------------------------------------------
@@ -340,6 +345,8 @@ class Clamp(Op):
             lo = lo.astype(np_dtype)
         if getattr(hi, "dtype", np_dtype) != np_dtype:
             hi = hi.astype(np_dtype)
+        if type(lo) is int or type(hi) is int:
+            x, lo, hi = wrap_int_scalars((x, lo, hi))
         xp = _xp(x)
         if lo is None:
             return npcall("clamp", xp.minimum, x, hi)
@@ -392,6 +399,13 @@ def _clamp_args(name, input, lo, hi):
     if input._data.dtype.kind == "b":
         raise _not_implemented(name, input.dtype)
     dt = D.result_type(input, *(v for v in (lo, hi) if v is not None))
+    if dt.category == 1:
+        # PyTorch's bound check: unsigned types also take -max..-1 (they wrap, as in C)
+        info = np.iinfo(dt.np)
+        smallest = -int(info.max) if info.min == 0 else int(info.min)
+        for v in (lo, hi):
+            if type(v) is int and not smallest <= v <= info.max:
+                raise RuntimeError(f"{name}: value {v} cannot be converted to type {dt.name} without overflow")
     return dt
 
 
@@ -690,7 +704,7 @@ class FloorDivide(Op):
 
     @staticmethod
     def forward(ctx, a, b):
-        _zero_int_divisor("floor_divide", a, b)
+        a, b = _int_division_operands("floor_divide", a, b)
         return npcall("floor_divide", _floor_div_array, a, b)
 
     @staticmethod
@@ -706,7 +720,7 @@ class DivRounding(Op):
 
     @staticmethod
     def forward(ctx, a, b, mode):
-        _zero_int_divisor("div", a, b)
+        a, b = _int_division_operands("div", a, b)
         return npcall("div", _DIV_BY_MODE[mode], a, b)
 
     @staticmethod
@@ -774,7 +788,7 @@ class Remainder(Op):
 
     @staticmethod
     def forward(ctx, a, b):
-        _zero_int_divisor("remainder", a, b)
+        a, b = _int_division_operands("remainder", a, b)
         return npcall("remainder", np.remainder, a, b)
 
     @staticmethod
@@ -792,7 +806,7 @@ class Fmod(Op):
 
     @staticmethod
     def forward(ctx, a, b):
-        _zero_int_divisor("fmod", a, b)
+        a, b = _int_division_operands("fmod", a, b)
         return npcall("fmod", np.fmod, a, b)
 
     @staticmethod
