@@ -345,7 +345,8 @@ def _read_array(z, entry, tid, fail):
     except KeyError:
         fail(f"tensor {tid}'s data ({entry['file']}) is missing from the archive")
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as e:
-        fail(f"tensor {tid}'s data ({entry['file']}) is truncated or corrupted ({e})")
+        fail(f"tensor {tid}'s data ({entry['file']}) is truncated or corrupted, or not a plain numeric "
+             f"array ({e})")
     if arr.dtype.name != entry["dtype"] or list(arr.shape) != list(entry["shape"]):
         fail(f"tensor {tid} ({entry['file']}) holds {arr.dtype.name}{list(arr.shape)} but the manifest "
              f"says {entry['dtype']}{list(entry['shape'])}")
