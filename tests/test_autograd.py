@@ -368,6 +368,29 @@ def test_higher_order_through_products_and_division():
     parity(f, rtol=1e-10)
 
 
+def test_higher_order_of_sin_exp_chains():
+    def f(M):
+        x = leaf(M, [0.3, -0.8, 1.4])
+        y = (M.sin(M.exp(x) * x) + M.exp(M.sin(x)) * M.cos(x)).sum()
+        (d1,) = M.autograd.grad(y, x, create_graph=True)
+        (d2,) = M.autograd.grad(d1.sum(), x, create_graph=True)
+        (d3,) = M.autograd.grad(d2.sum(), x)
+        return d1, d2, d3
+    parity(f, rtol=1e-10)
+
+
+def test_hessian_vector_product_of_tanh_mlp():
+    def f(M):
+        w = leaf(M, [[0.2, -0.5, 0.7], [1.1, 0.3, -0.4]])
+        x = M.tensor([[0.5, -1.0], [2.0, 0.25]], dtype=M.float64)
+        v = M.tensor([[1.0, 0.0, -1.0], [0.5, 2.0, 0.0]], dtype=M.float64)
+        loss = (M.tanh(M.matmul(x, w)) ** 2).mean()
+        (g,) = M.autograd.grad(loss, w, create_graph=True)
+        (hv,) = M.autograd.grad((g * v).sum(), w)
+        return g, hv
+    parity(f, rtol=1e-10)
+
+
 def test_hessian_vector_product():
     def f(M):
         x = leaf(M, [0.3, -0.7, 1.1])
@@ -535,6 +558,16 @@ def test_grad_mode_is_thread_local(M):
         assert not M.is_grad_enabled()
     assert seen == {"enabled": True, "tracked": True, "inner": False}
     assert M.is_grad_enabled()
+
+
+def test_backward_under_no_grad_still_computes_gradients():
+    def f(M):
+        x = leaf(M, [1.0, 2.0])
+        y = (x * x).sum()
+        with M.no_grad():
+            y.backward()
+        return x.grad, M.is_grad_enabled()
+    parity(f)
 
 
 def test_enable_grad_inside_no_grad_builds_graph():

@@ -193,3 +193,50 @@ def test_create_graph_retains_by_default():
         (g2,) = M.autograd.grad(y, x)         # the graph was kept by create_graph
         return g, g2
     same(f)
+
+
+def test_retain_grad_follows_the_tensor_through_in_place_ops():
+    def f(M):
+        x = leaf(M, [1.0, 2.0])
+        y = x * 2
+        y.retain_grad()
+        y.mul_(2)
+        (y * 3).sum().backward()
+        return x.grad, y.grad
+    same(f)
+
+
+class _ScaleBy(pellucid._dispatch.Op):
+    """a * b that declares which input each gradient reads (only those are saved)."""
+    name = "test_version_counter_scale_by"
+    promote = "common"
+    save_inputs = True
+    saved_for = ((1,), (0,))
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a * b
+
+    @staticmethod
+    def backward(ctx, F, g):
+        a, b = ctx.inputs
+        na, nb = ctx.needs_input_grad
+        return (g * b if na else None), (g * a if nb else None)
+
+
+def test_inputs_no_gradient_reads_are_not_saved():
+    # like PyTorch's mul: w's gradient reads x, x needs no gradient, so w is not kept;
+    # changing w in place afterwards is fine, changing x is not
+    w = pellucid.tensor([1.0, 2.0], requires_grad=True)
+    x = pellucid.tensor([3.0, 4.0])
+    y = pellucid._dispatch.dispatch(_ScaleBy, (w, x))
+    assert y.grad_fn.saved[0] is None and y.grad_fn.saved[1] is x
+    with pellucid.no_grad():
+        w.add_(1)
+    y.sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), [3.0, 4.0])
+
+    y = pellucid._dispatch.dispatch(_ScaleBy, (w, x))
+    x.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()

@@ -166,6 +166,8 @@ class Op:
     forward       staticmethod(ctx, *arrays, *params) -> array or tuple of arrays
     backward      staticmethod(ctx, F, *grads) -> one gradient per tensor input (or None)
     save_inputs   indices of tensor inputs kept for backward (`ctx.inputs`), or True for all
+    saved_for     optional, with save_inputs=True: per input, the inputs its gradient reads;
+                  only those are kept (others are None in ctx.inputs), like PyTorch
     save_output   keep the output for backward (`ctx.out`)
     promote       None, "common" (PyTorch's result_type) or "float" (common, ints become float)
     differentiable
@@ -181,6 +183,7 @@ class Op:
     multi_output = False
     inplace_ok = True
     uses_saved_inputs = True   # the engine fills ctx.inputs from the saved tensors
+    saved_for = None           # with save_inputs=True: saved_for[i] = inputs the grad of input i reads
     node_cls = None
 
     def __init_subclass__(cls, **kw):
@@ -325,7 +328,7 @@ def _link(op, node, args, out):
     node.seq = next(_seq)
     si = op.save_inputs
     if si is None:
-        saved = list(args)
+        saved = list(args) if op.saved_for is None else _needed_inputs(op.saved_for, args, needs)
     elif si:
         saved = [args[i] for i in si]
     else:
@@ -361,6 +364,16 @@ def _link(op, node, args, out):
             t._version = [0]
         node.out_version = (t._version, t._version[0])
     return t
+
+
+def _needed_inputs(saved_for, args, needs):
+    """Keep only the inputs read by the gradients that will be computed (None elsewhere), so an
+    input nobody needs may later change in place, as in PyTorch."""
+    want = set()
+    for i, n in enumerate(needs):
+        if n:
+            want.update(saved_for[i])
+    return [a if i in want else None for i, a in enumerate(args)]
 
 
 def _dispatch_hooked(op, args, arrays, params, needs_grad):
@@ -428,6 +441,8 @@ def dispatch_inplace(op, self, args, params=()):
     out = op.forward(node, *arrays, *params)
     res = _link(op, node, link_args, out)
     _write_into(self, res._data)
+    if self._retains_grad:
+        _move_retain(self, node)
     self._requires_grad = True
     self.grad_fn = node
     self._output_nr = 0
@@ -438,6 +453,16 @@ def dispatch_inplace(op, self, args, params=()):
         for lst in list(_listeners):
             lst.on_op(op, all_args, params, self, node, 0.0)
     return self
+
+
+def _move_retain(t, node):
+    """retain_grad follows the tensor to its new step after an in-place op, as in PyTorch."""
+    old = t.grad_fn
+    fn = old.retains.pop(t._output_nr, None) if old is not None and old.retains else None
+    if fn is not None:
+        if node.retains is None:
+            node.retains = {}
+        node.retains[0] = fn
 
 
 def _write_into(self, out):
