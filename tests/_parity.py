@@ -14,6 +14,9 @@ import torch
 
 import pellucid
 
+# PyTorch's intra-op thread pool costs far more than it saves on test-sized tensors
+torch.set_num_threads(1)
+
 
 def _np(x):
     if isinstance(x, torch.Tensor):

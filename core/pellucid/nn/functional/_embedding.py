@@ -42,7 +42,7 @@ class Embedding(Op):
 
     @staticmethod
     def backward(ctx, F, g):
-        padding_idx, scale_grad_by_freq = ctx.params
+        _, padding_idx, scale_grad_by_freq = ctx.params
         idx = ctx.indices.reshape(-1)
         dim = g.shape[-1]
         xp = _xp(idx)
