@@ -53,8 +53,8 @@ def _values(dtype, shape):
     return a
 
 
-COMPARISONS = ["eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less", "less_equal",
-               "not_equal"]
+COMPARISONS = ["eq", "ne", "lt", "le", "gt", "ge"]
+ALIASES = ["greater", "greater_equal", "less", "less_equal", "not_equal"]
 OPERATORS = {"eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "le": operator.le, "gt": operator.gt,
              "ge": operator.ge}
 DTYPES = [np.bool_, np.uint8, np.int32, np.int64, np.float32, np.float64]
@@ -67,6 +67,14 @@ def test_comparison_dtype_pairs_with_broadcasting(name, da, db):
     a, b = _values(da, (2, 3)), _values(db, (3,))
     check(getattr(pellucid, name), getattr(torch, name), a, b, what=name)
     check(lambda x, y: getattr(x, name)(y), lambda x, y: getattr(x, name)(y), a, b, what=name + " method")
+
+
+@pytest.mark.parametrize("name", ALIASES)
+def test_comparison_aliases(name):
+    a, b = _values(np.float32, (2, 3)), _values(np.int64, (3,))
+    check(getattr(pellucid, name), getattr(torch, name), a, b, what=name)
+    check(lambda x, y: getattr(x, name)(y), lambda x, y: getattr(x, name)(y), a, b, what=name + " method")
+    check(lambda x: getattr(x, name)(1), lambda x: getattr(x, name)(1), a, what=name + " scalar")
 
 
 @pytest.mark.parametrize("scalar", [1, 0.5, -2, True, float("nan"), float("inf")])

@@ -65,10 +65,26 @@ def _reraise(name, exc, operands):
     raise err from None
 
 
+_ndarray = np.ndarray
+_ufunc = np.ufunc
+
+
+def _for_device(fn, args):
+    """The CuPy twin of NumPy ufunc `fn` when an operand lives on the GPU."""
+    for a in args:
+        if hasattr(a, "__cuda_array_interface__"):
+            from .. import _backend
+            return getattr(_backend.xp_of(a), fn.__name__)
+    return fn
+
+
 if _errvar is not None:
     def npcall(name, fn, *args):
         """fn(*args) with NumPy's floating-point warnings off; a broadcasting failure becomes
-        PyTorch's RuntimeError naming `name` and the shapes."""
+        PyTorch's RuntimeError naming `name` and the shapes. A NumPy ufunc given for GPU
+        operands runs as CuPy's ufunc of the same name."""
+        if type(args[0]) is not _ndarray and type(fn) is _ufunc:
+            fn = _for_device(fn, args)
         token = _errvar.set(_QUIET)
         try:
             return fn(*args)
@@ -90,6 +106,8 @@ if _errvar is not None:
         return run
 else:  # pragma: no cover - NumPy < 2
     def npcall(name, fn, *args):
+        if type(args[0]) is not _ndarray and type(fn) is _ufunc:
+            fn = _for_device(fn, args)
         with np.errstate(all="ignore"):
             try:
                 return fn(*args)

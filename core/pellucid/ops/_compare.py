@@ -238,7 +238,7 @@ def _value_test(name, float_fn, int_fn):
     op = type("".join(p.capitalize() for p in name.split("_")), (Op,), {
         "name": name, "differentiable": False, "__module__": __name__,
         "forward": staticmethod(
-            lambda ctx, a: float_fn(a) if a.dtype.kind == "f" else int_fn(_xp(a), a)),
+            lambda ctx, a: npcall(name, float_fn, a) if a.dtype.kind == "f" else int_fn(_xp(a), a)),
     })
 
     def function(input):

@@ -47,6 +47,28 @@ def _dtype_of(x):
     return x.dtype if isinstance(x, Tensor) else D.scalar_dtype(x)
 
 
+def _result_dtype(*operands):
+    """PyTorch's result dtype of tensors/numbers, with fast paths for the common cases (one
+    tensor dtype, with Python numbers that don't change it)."""
+    first = None
+    for x in operands:
+        if isinstance(x, Tensor):
+            dt = x._data.dtype
+            if first is None:
+                first = dt
+            elif dt != first:
+                return D.result_type(*(v for v in operands if v is not None))
+    if first is not None:
+        kind = first.kind
+        for x in operands:
+            tx = type(x)
+            if not (x is None or isinstance(x, Tensor) or (tx is float and kind == "f")
+                    or (tx is int and kind in "fiu")):
+                return D.result_type(*(v for v in operands if v is not None))
+        return D._FROM_NP[first]
+    return D.result_type(*(v for v in operands if v is not None))
+
+
 def _check_inplace_cast(name, self, result_dtype):
     sdt = self.dtype
     if result_dtype.category > sdt.category:
@@ -129,9 +151,9 @@ def _unary(name, fn, grad, *, save=None, promote="float", kinds="buif", methods=
 
 
 def _sigmoid_fwd(a):
-    if a.ndim == 0:
-        return 1 / (1 + np.exp(-a))
     xp = _xp(a)
+    if a.ndim == 0:
+        return 1 / (1 + xp.exp(-a))
     t = xp.negative(a)
     xp.exp(t, out=t)
     t += 1
@@ -164,10 +186,10 @@ def _relu_fwd(a):
     return _xp(a).maximum(a, 0)
 
 
-def _keep_or(fn):
+def _keep_or(ufunc_name):
     """A rounding function that leaves integer input as it is (a copy, as PyTorch returns)."""
     def run(a):
-        return a.copy() if a.dtype.kind in "iu" else fn(a)
+        return a.copy() if a.dtype.kind in "iu" else getattr(_xp(a), ufunc_name)(a)
     return run
 
 
@@ -231,9 +253,9 @@ _T = [
     ("sgn", _sign_fwd, None, None, None, "buif", ()),
     ("square", _square_fwd, lambda F, g, x, o: g * (x * 2), "input", None, "buif", ()),
     ("relu", _relu_fwd, _relu_grad, "output", None, "uif", ()),
-    ("floor", _keep_or(np.floor), None, None, None, "uif", ()),
-    ("ceil", _keep_or(np.ceil), None, None, None, "uif", ()),
-    ("trunc", _keep_or(np.trunc), None, None, None, "uif", ("fix",)),
+    ("floor", _keep_or("floor"), None, None, None, "uif", ()),
+    ("ceil", _keep_or("ceil"), None, None, None, "uif", ()),
+    ("trunc", _keep_or("trunc"), None, None, None, "uif", ("fix",)),
     ("frac", _frac_fwd, lambda F, g, x, o: g, None, None, "f", ()),
 ]
 
@@ -398,7 +420,7 @@ def _clamp_args(name, input, lo, hi):
         raise RuntimeError(f"{name}: At least one of 'min' or 'max' must not be None")
     if input._data.dtype.kind == "b":
         raise _not_implemented(name, input.dtype)
-    dt = D.result_type(input, *(v for v in (lo, hi) if v is not None))
+    dt = _result_dtype(input, lo, hi)
     if dt.category == 1:
         # PyTorch's bound check: unsigned types also take -max..-1 (they wrap, as in C)
         info = np.iinfo(dt.np)
@@ -956,7 +978,7 @@ def where(condition, input=None, other=None, *, out=None):
         raise RuntimeError(
             f"where expected condition to be a boolean tensor, but got a tensor with dtype "
             f"{_TORCH_TYPE_NAMES[condition.dtype.name]}")
-    dt = D.result_type(input, other)
+    dt = _result_dtype(input, other)
     return write_out("where", dispatch(Where, (condition, input, other), (dt.np,)), out)
 
 
