@@ -1,5 +1,5 @@
-"""Random number generators. A `Generator` wraps NumPy's PCG64 (CuPy's generator on cuda), so a
-seed gives a reproducible stream; `manual_seed` reseeds the default one."""
+"""Random number generators. A `Generator` wraps NumPy's PCG64 (on cuda, a CuPy generator seeded
+from it), so a seed gives a reproducible stream; `manual_seed` reseeds the default one."""
 import json
 
 import numpy as np
@@ -34,7 +34,10 @@ class Generator:
         return self._seed
 
     def get_state(self):
+        """The state as a uint8 tensor. On cuda the device stream is reseeded from the host
+        state at the next draw, so restoring this state reproduces what follows."""
         from ._tensor import Tensor
+        self._cp = None
         blob = json.dumps({"seed": self._seed, "state": self._np.bit_generator.state}).encode()
         return Tensor._make(np.frombuffer(blob, dtype=np.uint8).copy())
 
@@ -56,7 +59,8 @@ class Generator:
         if xp is np:
             return self._np
         if self._cp is None:
-            self._cp = xp.random.default_rng(self._seed)
+            # seeded from the host stream, so the host state determines the device stream
+            self._cp = xp.random.default_rng(int(self._np.integers(0, 1 << 63)))
         return self._cp
 
 
