@@ -968,3 +968,68 @@ def test_grad_dtype_with_python_scalars_and_int_tensors():
         (x * i + 2.5 * x).sum().backward()
         return x.grad
     parity(f)
+
+
+# ---- autograd.functional and legacy names --------------------------------------------------
+
+def _cubic(M):
+    def fn(x, y):
+        return M.sin(x) * y ** 2 + x * x * x * y
+    return fn
+
+
+def test_functional_jacobian_and_hessian():
+    def f(M):
+        AF = M.autograd.functional
+        x = M.tensor([0.3, -0.5], dtype=M.float64)
+        y = M.tensor([1.5, 2.0], dtype=M.float64)
+        fn = _cubic(M)
+        j_single = AF.jacobian(lambda a: fn(a, y), x)
+        j_pair = AF.jacobian(fn, (x, y))
+        j_multi = AF.jacobian(lambda a: (a * 2, (a * a).sum()), x)
+        h = AF.hessian(lambda a: fn(a, y).sum(), x)
+        h_pair = AF.hessian(lambda a, b: fn(a, b).sum(), (x, y))
+        return j_single, j_pair, j_multi, h, h_pair, j_single.requires_grad
+    parity(f, rtol=1e-10)
+
+
+def test_functional_vector_products():
+    def f(M):
+        AF = M.autograd.functional
+        x = M.tensor([0.3, -0.5, 1.2], dtype=M.float64)
+        v = M.tensor([1.0, 2.0, -1.0], dtype=M.float64)
+        u = M.tensor([0.5, 0.0, 3.0], dtype=M.float64)
+        fn = lambda a: M.exp(a) * a.sum()          # noqa: E731
+        scalar = lambda a: (M.tanh(a) * a * a).sum()   # noqa: E731
+        return (AF.vjp(fn, x, u), AF.jvp(fn, x, v), AF.hvp(scalar, x, v), AF.vhp(scalar, x, v))
+    parity(f, rtol=1e-10)
+
+
+def test_functional_create_graph_keeps_results_differentiable():
+    def f(M):
+        AF = M.autograd.functional
+        x = leaf(M, [0.3, -0.5])
+        _, g = AF.vjp(lambda a: (a ** 3).sum(), x, create_graph=True)
+        g.sum().backward()
+        return g, x.grad
+    parity(f, rtol=1e-10)
+
+
+def test_functional_independent_input():
+    def f(M):
+        AF = M.autograd.functional
+        x = M.tensor([1.0, 2.0], dtype=M.float64)
+        y = M.tensor([3.0], dtype=M.float64)
+        return AF.jacobian(lambda a, b: a * 2, (x, y))
+    parity(f)
+    raises_like(lambda M: M.autograd.functional.jacobian(
+        lambda a, b: a * 2, (M.ones(2), M.ones(1)), strict=True))
+
+
+def test_variable_legacy_wrapper():
+    def f(M):
+        x = M.tensor([1.0, 2.0])
+        v = M.autograd.Variable(x, requires_grad=True)
+        (v * v).sum().backward()
+        return isinstance(x, M.autograd.Variable), v.requires_grad, v.is_leaf, v.grad
+    parity(f)

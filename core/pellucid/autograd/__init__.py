@@ -1,14 +1,31 @@
 """Automatic differentiation: `backward`, `grad`, custom `Function`s, gradcheck and anomaly mode."""
-import numpy as np
-
 from .. import _backend, _dispatch
 from .._grad_mode import (no_grad, enable_grad, set_grad_enabled, inference_mode,  # noqa: F401
                           is_grad_enabled)
 from . import engine
 from .function import Function, FunctionCtx, once_differentiable  # noqa: F401
 
-__all__ = ["backward", "grad", "Function", "no_grad", "enable_grad", "set_grad_enabled",
-           "inference_mode", "gradcheck", "gradgradcheck", "detect_anomaly", "set_detect_anomaly"]
+__all__ = ["backward", "grad", "Function", "Variable", "no_grad", "enable_grad", "set_grad_enabled",
+           "inference_mode", "gradcheck", "gradgradcheck", "detect_anomaly", "set_detect_anomaly",
+           "functional"]
+
+
+class _VariableMeta(type):
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, _dispatch.Tensor)
+
+
+class Variable(metaclass=_VariableMeta):
+    """The legacy wrapper: `Variable(t, requires_grad=True)` gives a tensor sharing `t`'s data;
+    every tensor is an instance of Variable."""
+
+    def __new__(cls, data, requires_grad=False, volatile=False):
+        if not isinstance(data, _dispatch.Tensor):
+            raise TypeError(f"Variable data has to be a tensor, but got {type(data).__name__}")
+        t = data.detach()
+        if requires_grad:
+            t.requires_grad_()
+        return t
 
 
 def _T():
@@ -187,4 +204,4 @@ def _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, all
 
 from .gradcheck import gradcheck, gradgradcheck  # noqa: E402,F401
 from .anomaly_mode import detect_anomaly, set_detect_anomaly, is_anomaly_enabled  # noqa: E402,F401
-from . import graph  # noqa: E402,F401
+from . import graph, functional  # noqa: E402,F401

@@ -271,21 +271,21 @@ def execute(roots, retain, create, capture=None, targets=None, accumulate=True):
                 stack.append(c)
             else:
                 deps[c] = d + 1
-    buffers = {}
-    for node, nr, g in roots:
-        if node not in deps:
-            continue
-        b = buffers.get(node)
-        if b is None:
-            buffers[node] = b = [None] * node.n_outputs
-        b[nr] = g if b[nr] is None else _sum(b[nr], g)
-    heap = [(-n.seq, n) for n in root_nodes if deps.get(n) == 0]
-    heapq.heapify(heap)
     hooked = _dispatch.hooked
     listeners = _dispatch.listeners() if hooked else ()
     grad_mode = _gm.grad_enabled
-    _gm.grad_enabled = create
+    _gm.grad_enabled = create        # backward formulas build a graph only under create_graph
     try:
+        buffers = {}
+        for node, nr, g in roots:
+            if node not in deps:
+                continue
+            b = buffers.get(node)
+            if b is None:
+                buffers[node] = b = [None] * node.n_outputs
+            b[nr] = g if b[nr] is None else _sum(b[nr], g)
+        heap = [(-n.seq, n) for n in root_nodes if deps.get(n) == 0]
+        heapq.heapify(heap)
         while heap:
             _, node = heapq.heappop(heap)
             grads = buffers.pop(node, None)
