@@ -746,6 +746,9 @@ class LinalgCross(Op):
 
 def linalg_cross(input, other, *, dim=-1, out=None):
     _check_operands("linalg.cross", input, other)
+    if input._data.ndim != other._data.ndim:
+        raise RuntimeError(f"linalg.cross: inputs must have the same number of dimensions (shapes "
+                           f"{list(input.shape)} and {list(other.shape)})")
     shape = _broadcast_batch("linalg.cross", input._data.shape, other._data.shape)
     nd = len(shape)
     d = _wrap_dim(dim, nd, "linalg.cross") - nd      # negative: valid for both operands
@@ -979,11 +982,15 @@ class Logdet(Op):
     def forward(ctx, a):
         xp = _xp(a)
         sign, logabs = xp.linalg.slogdet(a)
+        ctx.negative = sign < 0
         return xp.where(sign < 0, xp.nan, logabs).astype(a.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, F, g):
         (a,) = ctx.inputs
+        if ctx.negative.any():
+            # the nan output of a negative determinant passes no gradient (PyTorch's where)
+            g = g * F.const(_xp(ctx.negative).logical_not(ctx.negative).astype(ctx.in_meta[0][1]))
         return F.unsqueeze(F.unsqueeze(g, -1), -1) * F.mT(_inv_F(F, a))
 
 
@@ -995,6 +1002,13 @@ def logdet(input):
 
 
 def _solve_arrays(a, b):
+    """Solve for matrix right-hand sides; batch dims are broadcast first (CuPy, like older NumPy,
+    would read a B with one dim fewer than A as a batch of vectors)."""
+    if a.shape[:-2] != b.shape[:-2]:
+        xp = _xp(a)
+        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        a = xp.broadcast_to(a, batch + a.shape[-2:])
+        b = xp.broadcast_to(b, batch + b.shape[-2:])
     return _lapack("linalg.solve", _xp(a).linalg.solve, a, b)
 
 
@@ -1024,8 +1038,10 @@ def solve(A, B, *, left=True, out=None):
     n = A._data.shape[-1]
     vector = B._data.ndim == 1 or (B._data.ndim == A._data.ndim - 1 and B._data.shape == A._data.shape[:-1])
     if not left:
-        if vector:
-            return _into(out, solve(A.mT, B))
+        if vector and n != 1:
+            # PyTorch reads a vector B as a column here, which XA = B cannot take
+            raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation XA = B "
+                               f"({n}x{n} and {B._data.shape[-1]}x1)")
         return _into(out, solve(A.mT, B.mT).mT)
     if vector:
         return _into(out, solve(A, B.unsqueeze(-1)).squeeze(-1))
@@ -1043,7 +1059,8 @@ def matrix_power(input, n):
     if n == 0:
         from . import _creation
         eye = _creation.eye(input._data.shape[-1], dtype=input.dtype, device=input.device)
-        return eye.expand(input._data.shape).clone() if input._data.ndim > 2 else eye
+        # a copy of the input overwritten by the identity: in the graph, with a zero gradient
+        return input.clone().copy_(eye.expand(input._data.shape))
     a = inverse(input) if n < 0 else input
     n = abs(n)
     result = None
@@ -1122,14 +1139,17 @@ class LinalgEigh(Op):
 
     @staticmethod
     def backward(ctx, F, g_vals, g_vecs):
-        # gA = V (diag(gL) + (V^T gV) / E) V^T, E_ij = L_j - L_i off the diagonal
+        # gA = V (diag(gL) + skew(V^T gV) / E) V^T, E_ij = L_j - L_i off the diagonal; the skew
+        # part makes gA symmetric, as A is taken to be
         vals = _node_output(ctx, F, ctx.factors, 0)
         vecs = _node_output(ctx, F, ctx.factors, 1)
         raw = ctx.factors[0]
         xp = _xp(raw)
         eye = xp.eye(raw.shape[-1], dtype=raw.dtype)
         e = F.unsqueeze(vals, -2) - F.unsqueeze(vals, -1) + F.const(eye)
-        inner = _mm(F, F.mT(vecs), g_vecs) / e * F.const(1 - eye) + F.unsqueeze(g_vals, -1) * F.const(eye)
+        vtgv = _mm(F, F.mT(vecs), g_vecs)
+        skew = (vtgv - F.mT(vtgv)) * 0.5
+        inner = skew / e * F.const(1 - eye) + F.unsqueeze(g_vals, -1) * F.const(eye)
         return _mm(F, _mm(F, vecs, inner), F.mT(vecs))
 
 

@@ -408,7 +408,8 @@ def _median_index(a, dim, skip_nan):
         k = (n - 1) // 2
         return xp.take(xp.argpartition(a, k, axis=dim), [k], axis=dim)
     nan = xp.isnan(a)
-    order = xp.argsort(a, axis=dim, kind="stable")      # NaNs sort last
+    # NaNs sort last; CuPy's sort is always stable and takes no `kind`
+    order = xp.argsort(a, axis=dim, kind="stable") if xp is np else xp.argsort(a, axis=dim)
     if skip_nan:
         valid = n - nan.sum(axis=dim, keepdims=True)
         k = xp.maximum(valid - 1, 0) // 2
@@ -837,7 +838,7 @@ class VectorNorm(Op):
         xp = _xp(raw)
         gk = _keep(F, g, shape, dims, ctx.keepdim)
         if p == 0:
-            return gk * F.const(xp.zeros(shape, dtype=dt))
+            return None         # piecewise constant: PyTorch leaves the gradient undefined
         sign = xp.sign(raw)
         if p == 1:
             return gk * F.const(sign)
