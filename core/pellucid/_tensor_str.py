@@ -96,19 +96,21 @@ class _Formatter:
 
 
 def _summarized(a, edge):
-    """The elements PyTorch shows (and sizes its columns from) when it summarises."""
+    """The elements PyTorch shows (and sizes its columns from) when it summarises; taken where
+    the data lives, so only they travel to the host."""
     if a.ndim == 0:
         return a
     if a.ndim >= 2 and not edge:
         return a[(slice(0, 0),) * a.ndim]
+    xp = _backend.xp_of(a)
     index = []
     for n in a.shape:
         if n > 2 * edge:
             # `a[-0:]` is the whole axis, so edgeitems=0 keeps it all (as in PyTorch)
-            index.append(np.concatenate([np.arange(edge), np.arange(n)[-edge:]]))
+            index.append(xp.concatenate([xp.arange(edge), xp.arange(n)[-edge:]]))
         else:
-            index.append(np.arange(n))
-    return a[np.ix_(*index)]
+            index.append(xp.arange(n))
+    return a[xp.ix_(*index)]
 
 
 def _layout(strings, cut, indent, fmt_width, edge):
@@ -129,20 +131,19 @@ def _layout(strings, cut, indent, fmt_width, edge):
     return "[" + ("," + "\n" * (ndim - 1) + " " * (indent + 1)).join(slices) + "]"
 
 
-def _tensor_str(a, indent):
-    """The bracketed body of a non-empty array `a` (NumPy, on the host)."""
-    floating = a.dtype.kind == "f"
-    summarize = a.size > PRINT_OPTS["threshold"]
+def _tensor_str(data, indent):
+    """The bracketed body of a non-empty array (NumPy or CuPy)."""
+    floating = data.dtype.kind == "f"
+    summarize = data.size > PRINT_OPTS["threshold"]
     edge = PRINT_OPTS["edgeitems"]
-    shown = _summarized(a, edge) if summarize else a
+    shown = _backend.to_numpy(_summarized(data, edge) if summarize else data)
     fmt = _Formatter(shown, floating)
-    if a.ndim == 0:
-        return fmt.format(a.item())
+    if data.ndim == 0:
+        return fmt.format(shown.item())
     if summarize and not edge:
         return "[...]"
-    values = shown.tolist() if shown.ndim else [shown.item()]
-    flat = np.array([fmt.format(v) for v in _flatten(values, shown.ndim)], dtype=object)
-    cut = [summarize and n > 2 * edge for n in a.shape]
+    flat = np.array([fmt.format(v) for v in _flatten(shown.tolist(), shown.ndim)], dtype=object)
+    cut = [summarize and n > 2 * edge for n in data.shape]
     return _layout(flat.reshape(shown.shape), cut, indent, fmt.max_width, edge)
 
 
@@ -177,7 +178,7 @@ def tensor_repr(t, tensor_contents=None):
     cls = type(t)
     prefix = "tensor(" if cls is Tensor or cls.__name__ == "Parameter" else f"{cls.__name__}("
     indent = len(prefix)
-    a = _backend.to_numpy(t._data)
+    a = t._data
     dt = D.from_numpy_dtype(a.dtype)
     default = D.get_default_dtype()
     suffixes = []
@@ -195,9 +196,7 @@ def tensor_repr(t, tensor_contents=None):
             suffixes.append(f"size={tuple(a.shape)}")
         if dt not in (default, D.int64, D.bool_):
             suffixes.append(f"dtype={dt}")
-        body = _tensor_str(a, indent)
-    if tensor_contents is not None:
-        body = tensor_contents
+        body = _tensor_str(a, indent) if tensor_contents is None else tensor_contents
     if t.grad_fn is not None:
         suffixes.append(f"grad_fn=<{type(t.grad_fn).__name__}>")
     elif t._requires_grad:
