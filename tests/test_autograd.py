@@ -1033,3 +1033,33 @@ def test_variable_legacy_wrapper():
         (v * v).sum().backward()
         return isinstance(x, M.autograd.Variable), v.requires_grad, v.is_leaf, v.grad
     parity(f)
+
+
+def test_create_graph_leaf_gradients_are_separate_differentiable_copies():
+    def f(M):
+        a = leaf(M, [1.0, 2.0])
+        b = leaf(M, [3.0, 4.0])
+        (a + b).sum().backward(create_graph=True)
+        same = a.grad is b.grad
+        with M.no_grad():
+            a.grad.add_(1)
+        x = leaf(M, [1.0, 2.0])
+        g = leaf(M, [5.0, 6.0])
+        (x * 1).backward(g, create_graph=True)
+        return same, a.grad, b.grad, x.grad is g, x.grad.requires_grad
+    parity(f)
+
+
+def test_grad_results_may_share_an_expanded_array_like_pytorch():
+    def f(M):
+        a = leaf(M, [1.0, 2.0])
+        b = leaf(M, [3.0, 4.0])
+        ga, gb = M.autograd.grad((a + b).sum(), [a, b])
+        return ga.stride(), ga.data_ptr() == gb.data_ptr()
+    parity(f)
+
+    def write(M):
+        a = leaf(M, [1.0, 2.0])
+        (ga,) = M.autograd.grad(a.sum(), [a])
+        ga.add_(1)
+    raises_like(write, match="more than one element of the written-to tensor")

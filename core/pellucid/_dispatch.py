@@ -478,7 +478,16 @@ def _write_into(self, out):
                 raise RuntimeError(
                     f"output with shape {list(data.shape)} doesn't match the broadcast shape "
                     f"{list(getattr(out, 'shape', ()))}")
-        data[...] = out
+        try:
+            data[...] = out
+        except ValueError:
+            if getattr(data.flags, "writeable", True):
+                raise
+            # a broadcast (expanded) array: PyTorch's error, not NumPy's
+            raise RuntimeError(
+                f"unsupported operation: more than one element of the written-to tensor (shape "
+                f"{list(data.shape)}) refers to a single memory location. Please clone() the tensor "
+                "before performing the operation.") from None
     if self._version is None:
         self._version = [1]
     else:

@@ -165,7 +165,8 @@ def _accumulate(node, grads, create):
         g = _run_tensor_hooks(hooks, g, create)
     if create:
         gt = g if isinstance(g, T) else T._make(g)
-        leaf.grad = gt if leaf.grad is None else leaf.grad + gt
+        # a differentiable copy: the same gradient tensor may reach other leaves or the user
+        leaf.grad = gt.clone() if leaf.grad is None else leaf.grad + gt
     else:
         if isinstance(g, T):
             g = g._data
