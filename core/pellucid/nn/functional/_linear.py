@@ -105,7 +105,9 @@ def linear(input, weight, bias=None):
     if bias is not None and bias._data.shape not in ((ws[0],), (), (1,)):
         raise RuntimeError(f"linear: bias shape {list(bias._data.shape)} does not match "
                            f"out_features {ws[0]} of weight shape {list(ws)}")
-    _check_same_dtype("linear", input, weight, bias)
+    dt = weight._data.dtype
+    if input._data.dtype != dt or (bias is not None and bias._data.dtype != dt):
+        _check_same_dtype("linear", input, weight, bias)
     return dispatch(Linear, (input, weight, bias))
 
 

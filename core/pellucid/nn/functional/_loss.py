@@ -255,16 +255,24 @@ class CrossEntropy(_IndexTargetLoss):
 
     @staticmethod
     def forward(ctx, x, weight, t, ignore_index, reduction, smoothing):
-        logp = _log_softmax_array(x)
+        xp = _xp(x)
+        # one exp pass: it gives log-sum-exp now and the softmax that backward needs
+        shifted = x - x.max(axis=1, keepdims=True)
+        p = xp.exp(shifted)
+        total = p.sum(axis=1, keepdims=True)
+        lse = xp.log(total)
         valid, ts, wt = CrossEntropy._targets(x, t, weight, ignore_index)
-        picked = _xp(x).take_along_axis(logp, ts[:, None], axis=1)[:, 0]
+        picked = xp.take_along_axis(shifted, ts[:, None], axis=1)[:, 0] - lse[:, 0]
         loss = -picked * wt
         n_classes = x.shape[1]
         if smoothing > 0:
-            wl = logp if weight is None else logp * _class_bcast(weight, x.ndim)
-            smooth = -wl.sum(axis=1) * valid
-            loss = (1 - smoothing) * loss + (smoothing / n_classes) * smooth
-        ctx.logp, ctx.ts, ctx.valid, ctx.wt = logp, ts, valid, wt
+            if weight is None:
+                wl = shifted.sum(axis=1) - n_classes * lse[:, 0]
+            else:
+                wl = (shifted * _class_bcast(weight, x.ndim)).sum(axis=1) - weight.sum() * lse[:, 0]
+            loss = (1 - smoothing) * loss - (smoothing / n_classes) * wl * valid
+        p /= total
+        ctx.p, ctx.ts, ctx.valid, ctx.wt = p, ts, valid, wt
         ctx.reduction = reduction
         ctx.wt_sum = wt.sum()
         return CrossEntropy._reduced(loss.astype(x.dtype, copy=False), wt, reduction)
@@ -273,21 +281,20 @@ class CrossEntropy(_IndexTargetLoss):
     def backward(ctx, F, g):
         weight = ctx.params[0]
         smoothing = ctx.params[-1]
-        logp, ts, valid, wt = ctx.logp, ctx.ts, ctx.valid, ctx.wt
-        xp = _xp(logp)
-        n_classes = logp.shape[1]
+        p, ts, valid, wt = ctx.p, ctx.ts, ctx.valid, ctx.wt
+        xp = _xp(p)
+        n_classes = p.shape[1]
         # d loss_i / d x_ik = A_i p_ik - B_ik with constant A, B (they depend on targets only)
         wsum = n_classes if weight is None else weight.sum()
         a = (1 - smoothing) * wt + (smoothing / n_classes) * wsum * valid
         hit = ((1 - smoothing) * wt)[:, None]
         smooth_b = None
         if smoothing > 0:
-            wb = 1 if weight is None else _class_bcast(weight, logp.ndim)
+            wb = 1 if weight is None else _class_bcast(weight, p.ndim)
             smooth_b = ((smoothing / n_classes) * valid)[:, None] * wb
         gs = g[:, None] if ctx.reduction == "none" else (g / ctx.wt_sum if ctx.reduction == "mean" else g)
         if isinstance(F, ArrayNS):
-            grad = xp.exp(logp)
-            grad *= a[:, None].astype(grad.dtype, copy=False)
+            grad = p * a[:, None].astype(p.dtype, copy=False)
             at = xp.take_along_axis(grad, ts[:, None], axis=1) - hit
             xp.put_along_axis(grad, ts[:, None], at, axis=1)
             if smooth_b is not None:
@@ -295,12 +302,12 @@ class CrossEntropy(_IndexTargetLoss):
             grad *= gs
             return grad
         x, = ctx.inputs
-        b = xp.zeros(logp.shape, dtype=logp.dtype)
-        xp.put_along_axis(b, ts[:, None], hit.astype(logp.dtype), axis=1)
+        dt = p.dtype
+        b = xp.zeros(p.shape, dtype=dt)
+        xp.put_along_axis(b, ts[:, None], hit.astype(dt), axis=1)
         if smooth_b is not None:
             b = b + smooth_b
-        p = F.softmax(x, 1)
-        grad = p * F.const(a[:, None].astype(logp.dtype)) - F.const(b.astype(logp.dtype))
+        grad = F.softmax(x, 1) * F.const(a[:, None].astype(dt)) - F.const(b.astype(dt))
         if ctx.reduction == "none":
             return grad * F.unsqueeze(g, 1)
         return grad * (g / float(ctx.wt_sum) if ctx.reduction == "mean" else g)
