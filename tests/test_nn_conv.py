@@ -49,6 +49,7 @@ CONV2D_CASES = [
     ((2, 3, 7, 6), (4, 3, 2), (2, 1), (1, 2), (1, 2), 1, True),
     ((1, 4, 9, 8), (6, 3, 3), 2, 1, 1, 2, False),
     ((2, 4, 5, 5), (4, 3, 3), 1, 1, 1, 4, True),          # depthwise
+    ((2, 3, 6, 7), (6, 3, 2), 2, 1, (1, 2), 3, True),     # depthwise, channel multiplier 2
     ((2, 6, 8, 7), (9, 2, 3), (3, 2), 0, (2, 1), 3, True),
     ((3, 2, 6, 6), (5, 1, 1), 1, 0, 1, 1, True),          # 1x1
     ((2, 3, 7, 6), (4, 4, 3), 1, "same", (1, 2), 1, True),  # even kernel: asymmetric 'same'
@@ -80,7 +81,7 @@ def test_conv1d_matches_torch(stride, padding, dilation, groups, dtype):
              lambda x, w, b: torch.nn.functional.conv1d(x, w, b, **kw_args), arrays, dtype)
 
 
-@pytest.mark.parametrize("stride,padding,groups", [(1, 0, 1), ((2, 1, 1), (1, 0, 2), 2)])
+@pytest.mark.parametrize("stride,padding,groups", [(1, 0, 1), ((2, 1, 1), (1, 0, 2), 2), (1, 1, 2)])
 def test_conv3d_matches_torch(stride, padding, groups):
     arrays = [_rand(2, 2, 5, 4, 6), _rand(4, 2 // groups, 2, 3, 2, seed=1), _rand(4, seed=2)]
     kw_args = dict(stride=stride, padding=padding, groups=groups)
@@ -141,6 +142,7 @@ CONVT2D_CASES = [
     ((2, 4, 4, 3), (2, 3, 2), (2, 3), (1, 0), (1, 2), 2, 1),
     ((1, 2, 5, 5), (3, 3, 3), 2, 1, 1, 1, (2, 1)),
     ((2, 4, 3, 3), (1, 2, 2), 3, 0, 0, 4, 1),
+    ((1, 4, 3, 3), (1, 3, 3), 2, 1, 1, 2, 1),             # 2 inputs per group onto 1 output (depthwise path, multiplier 2)
     ((1, 1, 3, 3), (2, 4, 4), 2, 3, 0, 1, 1),
 ]
 

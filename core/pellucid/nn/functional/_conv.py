@@ -120,7 +120,90 @@ def _rows_from_nchw(g):
     return g.reshape(N, O, -1).transpose(1, 0, 2).reshape(O, -1)
 
 
+def _depthwise(w, groups):
+    """One input channel per group (depthwise): K multiply-adds beat G tiny GEMMs."""
+    shape = w if isinstance(w, tuple) else w.shape
+    return groups > 1 and shape[1] == 1
+
+
+def _sp_letters(nd):
+    return "xyz"[:nd]
+
+
+def _dw_forward(x, w, bias, stride, pad_lo, pad_hi, dilation, groups):
+    xp = _xp(x)
+    kernel = w.shape[2:]
+    nd = len(kernel)
+    xpad = _pad_zeros(x, pad_lo, pad_hi)
+    out_sp = _out_size(xpad.shape[2:], kernel, stride, dilation)
+    view = windows(xpad, kernel, stride, dilation, out_sp)
+    N, C = x.shape[:2]
+    Og = w.shape[0] // C
+    wk = w.reshape(C, Og, -1)
+    out = xp.empty((N, C, Og) + tuple(out_sp), dtype=x.dtype)
+    tmp = xp.empty_like(out)
+    wshape = (1, C, Og) + (1,) * nd
+    for kidx, offs in enumerate(np.ndindex(*kernel)):
+        xk = view[(slice(None), slice(None)) + offs][:, :, None]
+        wb = wk[:, :, kidx].reshape(wshape)
+        if kidx == 0:
+            xp.multiply(xk, wb, out=out)
+        else:
+            xp.multiply(xk, wb, out=tmp)
+            out += tmp
+    if bias is not None:
+        out += bias.reshape(wshape).astype(out.dtype, copy=False)
+    return out.reshape((N, C * Og) + tuple(out_sp))
+
+
+def _dw_input_grad(g, w, bias, target_sp, stride, pad_lo, pad_hi, dilation, groups):
+    xp = _xp(g)
+    kernel = w.shape[2:]
+    nd = len(kernel)
+    N = g.shape[0]
+    out_sp = tuple(g.shape[2:])
+    C = groups
+    Og = w.shape[0] // C
+    wk = w.reshape(C, Og, -1)
+    g5 = g.reshape((N, C, Og) + out_sp)
+    P = tuple(t + lo + hi for t, lo, hi in zip(target_sp, pad_lo, pad_hi))
+    buf = xp.zeros((N, C) + P, dtype=g.dtype)
+    sp = _sp_letters(nd)
+    for kidx, offs in enumerate(np.ndindex(*kernel)):
+        sl = (slice(None), slice(None)) + tuple(slice(o * d, o * d + (n - 1) * s + 1, s)
+                                                for o, d, s, n in zip(offs, dilation, stride, out_sp))
+        if Og == 1:
+            buf[sl] += g5[:, :, 0] * wk[:, 0, kidx].reshape((1, C) + (1,) * nd)
+        else:
+            buf[sl] += xp.einsum(f"ncj{sp},cj->nc{sp}", g5, wk[:, :, kidx])
+    out = xp.ascontiguousarray(buf[(slice(None), slice(None)) +
+                                   tuple(slice(lo, lo + t) for lo, t in zip(pad_lo, target_sp))])
+    if bias is not None:
+        out += bias.reshape((1, -1) + (1,) * nd).astype(out.dtype, copy=False)
+    return out
+
+
+def _dw_weight_grad(x, g, w_shape, stride, pad_lo, pad_hi, dilation, groups):
+    xp = _xp(x)
+    kernel = tuple(w_shape[2:])
+    nd = len(kernel)
+    xpad = _pad_zeros(x, pad_lo, pad_hi)
+    out_sp = tuple(g.shape[2:])
+    view = windows(xpad, kernel, stride, dilation, out_sp)
+    N, C = x.shape[:2]
+    Og = w_shape[0] // C
+    g5 = g.reshape((N, C, Og) + out_sp)
+    sp = _sp_letters(nd)
+    gw = xp.empty((C, Og, math.prod(kernel)), dtype=g.dtype)
+    for kidx, offs in enumerate(np.ndindex(*kernel)):
+        xk = view[(slice(None), slice(None)) + offs]
+        gw[:, :, kidx] = xp.einsum(f"ncj{sp},nc{sp}->cj", g5, xk)
+    return gw.reshape(w_shape)
+
+
 def conv_forward(x, w, bias, stride, pad_lo, pad_hi, dilation, groups, ctx=NO_CTX):
+    if _depthwise(w, groups):
+        return _dw_forward(x, w, bias, stride, pad_lo, pad_hi, dilation, groups)
     kernel = w.shape[2:]
     cols, out_sp = _im2col(x, kernel, stride, pad_lo, pad_hi, dilation)
     if ctx is not NO_CTX and cols.nbytes <= _CACHE_COLS_BYTES:
@@ -132,6 +215,8 @@ def conv_forward(x, w, bias, stride, pad_lo, pad_hi, dilation, groups, ctx=NO_CT
 
 def conv_input_grad(g, w, bias, target_sp, stride, pad_lo, pad_hi, dilation, groups):
     """The transposed convolution: `g` (N, O, *out) back onto an input of size `target_sp`."""
+    if _depthwise(w, groups):
+        return _dw_input_grad(g, w, bias, target_sp, stride, pad_lo, pad_hi, dilation, groups)
     xp = _xp(g)
     kernel = w.shape[2:]
     N = g.shape[0]
@@ -152,6 +237,8 @@ def conv_input_grad(g, w, bias, target_sp, stride, pad_lo, pad_hi, dilation, gro
 
 
 def conv_weight_grad(x, g, w_shape, stride, pad_lo, pad_hi, dilation, groups, cols=None):
+    if _depthwise(w_shape, groups):
+        return _dw_weight_grad(x, g, w_shape, stride, pad_lo, pad_hi, dilation, groups)
     kernel = w_shape[2:]
     if cols is None:
         cols, _ = _im2col(x, kernel, stride, pad_lo, pad_hi, dilation)

@@ -48,12 +48,27 @@ class _Spec:
                 f"weight={self.wb_shape})")
 
 
+def _sum_kept(a, kept, other=None):
+    """Sum of `a` (or of a * other) over every axis not in `kept`, keeping dims. einsum needs no
+    temporaries and is several times faster than ndarray.sum over trailing or split axes."""
+    xp = _xp(a)
+    letters = "abcdefgh"[:a.ndim]
+    out = "".join(ch for i, ch in enumerate(letters) if i in kept)
+    if other is None:
+        r = xp.einsum(f"{letters}->{out}", a)
+    else:
+        r = xp.einsum(f"{letters},{letters}->{out}", a, other)
+    return r.reshape([n if i in kept else 1 for i, n in enumerate(a.shape)])
+
+
 def _stats(xs, red, eps):
-    """Mean, biased variance and 1/sqrt(var + eps) of `xs` over `red` (keepdims)."""
+    """Mean, biased variance, 1/sqrt(var + eps) of `xs` over `red` (kept dims), and xs - mean."""
     xp = _xp(xs)
-    mean = xs.mean(axis=red, keepdims=True)
+    kept = tuple(i for i in range(xs.ndim) if i not in red)
+    count = math.prod(xs.shape[i] for i in red)
+    mean = _sum_kept(xs, kept) / xs.dtype.type(count)
     centered = xs - mean
-    var = xp.square(centered).mean(axis=red, keepdims=True)
+    var = _sum_kept(centered, kept, centered) / xs.dtype.type(count)
     invstd = 1.0 / xp.sqrt(var + eps)
     return mean, var, invstd.astype(xs.dtype, copy=False), centered
 
@@ -119,11 +134,11 @@ def _backward_arrays(x, w, g, mean, invstd, spec, fixed, needs, param_shape):
     xhat *= invstd
     ga = g.reshape(spec.affine_shape)
     xa = xhat.reshape(spec.affine_shape)
-    axes = spec.sum_axes
+    kept = tuple(i for i, n in enumerate(spec.wb_shape) if n != 1)
     need_w = len(needs) > 1 and needs[1]
     need_b = len(needs) > 2 and needs[2]
-    gb = ga.sum(axis=axes, keepdims=True) if (need_b or (spec.aligned and not fixed)) else None
-    gw = (ga * xa).sum(axis=axes, keepdims=True) if (need_w or (spec.aligned and not fixed and needs[0])) else None
+    gb = _sum_kept(ga, kept) if (need_b or (spec.aligned and not fixed)) else None
+    gw = _sum_kept(ga, kept, xa) if (need_w or (spec.aligned and not fixed and needs[0])) else None
     gx = None
     if needs[0]:
         wb = w.reshape(spec.wb_shape) if w is not None else None
@@ -139,8 +154,10 @@ def _backward_arrays(x, w, g, mean, invstd, spec, fixed, needs, param_shape):
             gx *= invstd if wb is None else invstd * wb
         else:
             gxhat = (ga if wb is None else ga * wb).reshape(spec.stats_shape)
-            m1 = gxhat.mean(axis=spec.red, keepdims=True)
-            m2 = (gxhat * xhat).mean(axis=spec.red, keepdims=True)
+            red_kept = tuple(i for i in range(gxhat.ndim) if i not in spec.red)
+            inv_count = gxhat.dtype.type(1.0 / spec.count)
+            m1 = _sum_kept(gxhat, red_kept) * inv_count
+            m2 = _sum_kept(gxhat, red_kept, xhat) * inv_count
             xhat *= m2
             gx = gxhat - xhat
             gx -= m1

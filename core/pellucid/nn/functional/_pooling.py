@@ -152,6 +152,15 @@ def _flat_indices(xp, arg, in_sp, kernel, stride, pad, dil, out_sp):
 
 # ---- max pooling --------------------------------------------------------------------------
 
+def _selector(xp, values):
+    """mask ? v : 0. Multiplying by the mask is branch-free and much faster than `where` on
+    data-dependent masks, but only exact when `values` has no inf/NaN (0 * inf is NaN)."""
+    if values.dtype.kind == "f" and not bool(xp.isfinite(values).all()):
+        zero = values.dtype.type(0)
+        return lambda mask, v: xp.where(mask, v, zero)
+    return lambda mask, v: v * mask
+
+
 class _MaxPoolNd(Op):
     multi_output = True
 
@@ -168,6 +177,8 @@ class _MaxPoolNd(Op):
             for sl in slices[1:]:
                 xp.maximum(out, xpad[sl], out=out)
             return (out,)
+        # branch-free updates (np.where with data-dependent masks is slow): the winning offset
+        # only grows, so a running maximum of better*k tracks the arg-max
         arg = xp.zeros(out.shape, dtype=_arg_dtype(len(slices)))
         is_float = x.dtype.kind == "f"
         for kidx, sl in enumerate(slices[1:], 1):
@@ -175,8 +186,9 @@ class _MaxPoolNd(Op):
             better = v > out
             if is_float:
                 better |= xp.isnan(v)
-            xp.copyto(arg, kidx, where=better)
-            xp.copyto(out, v, where=better)
+            xp.maximum(arg, better.astype(arg.dtype) * arg.dtype.type(kidx), out=arg)
+            # NaN propagates through maximum, as it wins in PyTorch's kernel
+            xp.maximum(out, v, out=out)
         ctx.arg = arg
         ctx.in_sp = in_sp
         if with_indices:
@@ -215,9 +227,9 @@ class MaxPoolScatter(LinearMap):
         sizes = _buffer_sizes(in_sp, kernel, stride, pad, dil, out_sp)
         buf = xp.zeros(g.shape[:2] + sizes, dtype=g.dtype)
         disjoint = _disjoint(kernel, stride, dil)
-        zero = g.dtype.type(0)
+        select = _selector(xp, g)
         for kidx, sl in enumerate(_offset_slices(kernel, stride, dil, out_sp)):
-            part = xp.where(arg == kidx, g, zero)
+            part = select(arg == kidx, g)
             if disjoint:
                 buf[sl] = part
             else:
@@ -236,8 +248,9 @@ class MaxPoolGather(LinearMap):
         sizes = _buffer_sizes(in_sp, kernel, stride, pad, dil, out_sp)
         hpad = _padded(h, pad, sizes, 0)
         out = xp.zeros(arg.shape, dtype=h.dtype)
+        select = _selector(xp, hpad)
         for kidx, sl in enumerate(_offset_slices(kernel, stride, dil, out_sp)):
-            xp.copyto(out, hpad[sl], where=arg == kidx)
+            out += select(arg == kidx, hpad[sl])
         return out
 
 
@@ -434,8 +447,15 @@ class _AdaptiveAvgPoolNd(LinearMap):
         xp = _xp(x)
         nd = len(in_sp)
         if _divisible(in_sp, out_sp):
+            # equal windows: sum each over its own axes of a reshaped view (einsum is much
+            # faster than mean over several split axes)
             split = x.reshape(_split_shape(x.shape[:2], in_sp, out_sp))
-            return split.mean(axis=tuple(3 + 2 * i for i in range(nd)))
+            letters = "abcdefghij"[:split.ndim]
+            kept = letters[:2] + "".join(letters[2 + 2 * i] for i in range(nd))
+            k = math.prod(S // O for S, O in zip(in_sp, out_sp))
+            if x.dtype.kind != "f":
+                return split.mean(axis=tuple(3 + 2 * i for i in range(nd))).astype(x.dtype)
+            return xp.einsum(f"{letters}->{kept}", split) / x.dtype.type(k)
         mats = [None if S == O else _adaptive_matrix(xp, S, O, x.dtype) for S, O in zip(in_sp, out_sp)]
         return _apply_per_axis(xp, x, mats)
 
@@ -572,16 +592,19 @@ class _AdaptiveMaxPoolNd(Op):
             valid_x = xp.asarray(valid)
             if not valid.all():
                 v = xp.where(valid_x, v, x.dtype.type(low))
+            flat_x = xp.asarray(flat)
             if first:
-                better = valid_x
-            else:
-                # invalid slots hold the lowest value, so they never win
-                better = v > out
-                if is_float:
-                    better |= xp.isnan(v)
-            xp.copyto(out, v, where=better)
-            xp.copyto(idx, xp.asarray(flat), where=better)
-            first = False
+                out[...] = v
+                idx[...] = flat_x
+                first = False
+                continue
+            # invalid slots hold the lowest value, so they never win; a later offset has a
+            # larger flat index, so a running maximum of better*flat tracks the arg-max
+            better = v > out
+            if is_float:
+                better |= xp.isnan(v)
+            xp.maximum(idx, better * flat_x, out=idx)
+            xp.maximum(out, v, out=out)
         ctx.idx = idx
         ctx.in_sp = tuple(in_sp)
         return out, idx
