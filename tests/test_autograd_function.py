@@ -504,3 +504,105 @@ def test_gradcheck_error_type():
     x = pellucid.tensor([0.3], dtype=pellucid.float64, requires_grad=True)
     with pytest.raises(GradcheckError):
         pellucid.autograd.gradcheck(F["WrongBackward"].apply, (x,))
+
+
+def more_functions(M):
+    Function = M.autograd.Function
+
+    class Identity(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+
+    class Inner(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+
+    class Outer(Function):
+        @staticmethod
+        def forward(ctx, x):
+            inner = Inner.apply(x)
+            ctx.inner_tracked = inner.requires_grad      # forward runs without a graph
+            return inner * 3
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 6
+
+    class Product(Function):
+        @staticmethod
+        def forward(ctx, x, y):
+            ctx.save_for_backward(x, y)
+            return x * y
+
+        @staticmethod
+        def backward(ctx, g):
+            x, y = ctx.saved_tensors
+            return g * y, g * x
+
+    class AsColumn(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.view(-1, 1)
+
+        @staticmethod
+        def backward(ctx, g):
+            return g.reshape(-1)
+
+    class ReturnsList(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return [g * 2]
+
+    return {k: v for k, v in locals().items() if isinstance(v, type)}
+
+
+def test_identity_nested_and_repeated_inputs():
+    def f(M):
+        F = more_functions(M)
+        x = leaf(M, [1.0, 2.0])
+        y = F["Identity"].apply(x)
+        (y * 3).sum().backward()
+        g_ident = x.grad.clone()
+        x.grad = None
+        z = F["Outer"].apply(x)
+        z.sum().backward()
+        g_outer = x.grad.clone()
+        x.grad = None
+        F["Product"].apply(x, x).sum().backward()
+        return y is x, y.grad_fn.name(), g_ident, z.grad_fn.inner_tracked, g_outer, x.grad
+    parity(f)
+
+
+def test_output_aliasing_an_input_shares_its_version_counter():
+    def version(t):
+        return t._version if isinstance(t, torch.Tensor) else t._version_count
+
+    def f(M):
+        F = more_functions(M)
+        x = leaf(M, [1.0, 2.0])
+        h = x * 1
+        col = F["AsColumn"].apply(h)
+        before = version(col)
+        with M.no_grad():
+            h.add_(1)
+        return col._base is h, version(col) - before, col
+    parity(f)
+
+
+def test_backward_returning_a_list_is_an_error():
+    raises_like(lambda M: more_functions(M)["ReturnsList"].apply(leaf(M, [1.0])).sum().backward(),
+                match="got list")

@@ -153,7 +153,7 @@ def _check_grads(fn_cls, ctx, res, create):
     """PyTorch's checks on what a custom backward returned; gradients as the engine wants them."""
     T = _T()
     if not isinstance(res, tuple):
-        res = tuple(res) if isinstance(res, list) else (res,)
+        res = (res,)
     n = len(ctx.edges)
     name = f"{fn_cls.__name__}Backward"
     if len(res) < n:
@@ -277,10 +277,13 @@ def _finish(call, res):
     dirty = ctx.__dict__.get("_fn_dirty", ())
     final = list(outs)
     produced = {}
+    T = _T()
     for k, (i, t) in enumerate(zip(call.tensor_pos, res)):
         o = outs[i]
         if id(o) in dirty:
             t = _adopt_dirty(o, t, building, ctx, k)
+        else:
+            _mark_view(t, call.args, T)
         if id(o) in nondiff:
             t._requires_grad = False
             t.grad_fn = None
@@ -293,6 +296,18 @@ def _finish(call, res):
         if to_save:
             _record_saved(ctx, to_save, produced)
     return final[0] if single else tuple(final)
+
+
+def _mark_view(t, args, T):
+    """An output that aliases an input shares its version counter (and names it as base), so
+    in-place changes through either are seen, as for PyTorch's view outputs."""
+    for a in args:
+        if isinstance(a, T) and _dispatch._shares(t._data, a._data):
+            if a._version is None:
+                a._version = [0]
+            t._version = a._version
+            t._base = a._base if a._base is not None else a
+            return
 
 
 def _adopt_dirty(original, wrapped, building, ctx, k):
