@@ -525,3 +525,56 @@ def test_pixel_shuffle_functional():
     _compare(lambda x: F.pixel_unshuffle(x, 2), lambda x: TF.pixel_unshuffle(x, 2), [_rand(3, 4, 6)])
     with pytest.raises(RuntimeError, match="divisible by the square of upscale_factor"):
         F.pixel_shuffle(pellucid.zeros(1, 5, 2, 2), 2)
+
+
+# ---- affine_grid / grid_sample ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("mode", ["bilinear", "nearest", "bicubic"])
+@pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_grid_sample_matches_torch(mode, padding_mode, align_corners, dtype):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3, 5, 6))
+    grid = rng.random((2, 4, 7, 2)) * 2.6 - 1.3        # reaches outside [-1, 1] to exercise padding
+    kw = dict(mode=mode, padding_mode=padding_mode, align_corners=align_corners)
+    if dtype == np.float32:
+        TOL[np.float32] = dict(rtol=1e-4, atol=5e-5)
+    p, _ = _compare(lambda x, g: F.grid_sample(x, g, **kw), lambda x, g: TF.grid_sample(x, g, **kw), [x, grid],
+                    dtype)
+    assert p.grad_fn.name() == "GridSampler2DBackward0"
+
+
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_affine_grid_matches_torch(align_corners):
+    theta = _rand(2, 2, 3)
+    p, _ = _compare(lambda t: F.affine_grid(t, (2, 3, 4, 5), align_corners),
+                    lambda t: TF.affine_grid(t, (2, 3, 4, 5), align_corners), [theta])
+    _compare(lambda t: F.affine_grid(t, [2, 1, 3, 4, 2], align_corners),
+             lambda t: TF.affine_grid(t, [2, 1, 3, 4, 2], align_corners), [_rand(2, 3, 4)])
+    # the spatial-transformer pattern: sample an image through a learned affine grid
+    x = _rand(2, 3, 6, 5)
+    _compare(lambda t, x: F.grid_sample(x, F.affine_grid(t, (2, 3, 4, 4), align_corners), align_corners=align_corners),
+             lambda t, x: TF.grid_sample(x, TF.affine_grid(t, (2, 3, 4, 4), align_corners),
+                                         align_corners=align_corners),
+             [theta * 0.5, x])
+
+
+def test_grid_sample_gradcheck_errors_and_warning():
+    x = _leaf((1, 2, 3, 4))
+    g = pellucid.tensor(np.random.default_rng(1).random((1, 2, 3, 2)) * 1.8 - 0.9, requires_grad=True)
+    assert gradcheck(lambda x, g: F.grid_sample(x, g, align_corners=False), (x, g))
+    assert gradcheck(lambda x, g: F.grid_sample(x, g, mode="bicubic", padding_mode="border", align_corners=True),
+                     (x, g))
+    out = F.grid_sample(x, g, align_corners=True)
+    (plain,) = pellucid.autograd.grad(out.sum(), (x,), retain_graph=True)
+    (gx,) = pellucid.autograd.grad(out.sum(), (x,), create_graph=True)
+    np.testing.assert_allclose(gx.detach().numpy(), plain.numpy(), rtol=1e-12)
+    with pytest.raises(RuntimeError, match="derivative for grid_sampler_2d_backward is not implemented"):
+        gx.sum().backward()
+    with pytest.warns(UserWarning, match="align_corners=False since 1.3.0"):
+        F.grid_sample(x, g)
+    with pytest.raises(ValueError, match="expected mode to be 'bilinear', 'nearest' or 'bicubic'"):
+        F.grid_sample(x, g, mode="area", align_corners=False)
+    with pytest.raises(ValueError, match="Expected a batch of 2D affine matrices of shape Nx2x3"):
+        F.affine_grid(pellucid.zeros(2, 3, 3), (2, 1, 4, 4), align_corners=False)

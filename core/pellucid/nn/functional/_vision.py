@@ -12,8 +12,9 @@ import math
 import numpy as np
 
 from ... import _backend
-from ..._dispatch import dispatch
+from ..._dispatch import Op, dispatch
 from ..._tensor import Tensor
+from ...ops import _F
 from ._conv import LinearMap, col2im_add, windows, _pad_zeros
 
 _DIM_NAME = {1: "1D", 2: "2D", 3: "3D"}
@@ -467,5 +468,263 @@ def pixel_unshuffle(input, downscale_factor):
     return x.reshape(*lead, C * r * r, H // r, W // r)
 
 
+# ---- affine_grid / grid_sample --------------------------------------------------------------------
+
+_ALIGN_WARNING = ("Default grid_sample and affine_grid behavior has changed to align_corners=False since 1.3.0. "
+                  "Please specify align_corners=True if the old behavior is desired. See the documentation of "
+                  "grid_sample for details.")
+
+
+def _linspace_from_neg_one(steps, align_corners, dt):
+    if steps <= 1:
+        return np.zeros(max(steps, 1), dtype=dt)
+    r = np.linspace(-1, 1, steps, dtype=np.float64)
+    if not align_corners:
+        r = r * (steps - 1) / steps
+    return r.astype(dt)
+
+
+def affine_grid(theta, size, align_corners=None):
+    """Sampling grid (N, *spatial, nd) of the affine maps `theta` (N, nd, nd+1) over `size`."""
+    import warnings
+    from ... import ops
+    if align_corners is None:
+        warnings.warn(_ALIGN_WARNING, stacklevel=2)
+        align_corners = False
+    if not theta.is_floating_point():
+        raise ValueError(f"Expected theta to have floating point type, but got {theta.dtype}")
+    size = [int(s) for s in size]
+    if len(size) == 4:
+        if theta.dim() != 3 or theta.shape[-2] != 2 or theta.shape[-1] != 3:
+            raise ValueError(f"Expected a batch of 2D affine matrices of shape Nx2x3 for size {size}. Got "
+                             f"{list(theta.shape)}.")
+        spatial = size[-2:]
+    elif len(size) == 5:
+        if theta.dim() != 3 or theta.shape[-2] != 3 or theta.shape[-1] != 4:
+            raise ValueError(f"Expected a batch of 3D affine matrices of shape Nx3x4 for size {size}. Got "
+                             f"{list(theta.shape)}.")
+        spatial = size[-3:]
+    else:
+        raise NotImplementedError(f"affine_grid only supports 4D and 5D sizes, for 2D and 3D affine transforms, "
+                                  f"respectively. Got size {size}.")
+    if not (align_corners and min(spatial) == 1) and min(size) <= 0:
+        raise ValueError(f"Expected non-zero, positive output size. Got {size}")
+    dt = theta._data.dtype
+    # base[..., i] runs over spatial axis nd-1-i (x first), with a trailing 1 for the translation
+    axes = [_linspace_from_neg_one(n, align_corners, dt) for n in spatial]
+    mesh = np.meshgrid(*axes, indexing="ij")
+    base = np.stack(list(reversed(mesh)) + [np.ones(tuple(spatial), dtype=dt)], axis=-1)
+    base_t = ops.tensor(base.reshape(1, -1, len(spatial) + 1), device=theta.device)
+    grid = ops.matmul(base_t, theta.transpose(1, 2))
+    return grid.reshape(size[0], *spatial, len(spatial))
+
+
+def _unnormalize(coord, size, align_corners):
+    """Grid coordinate in [-1, 1] -> pixel coordinate, and d(pixel)/d(grid)."""
+    if align_corners:
+        return (coord + 1) / 2 * (size - 1), (size - 1) / 2
+    return ((coord + 1) * size - 1) / 2, size / 2
+
+
+def _clip_set_grad(xp, coord, size):
+    grad = ((coord > 0) & (coord < size - 1)).astype(coord.dtype)
+    return xp.clip(coord, 0, size - 1), grad
+
+
+def _reflect_set_grad(xp, coord, twice_low, twice_high):
+    if twice_low == twice_high:
+        return xp.zeros_like(coord), xp.zeros_like(coord)
+    low = twice_low / 2
+    span = (twice_high - twice_low) / 2
+    c = coord - low
+    sign = xp.where(c < 0, -1, 1).astype(coord.dtype)
+    c = xp.abs(c)
+    extra = xp.fmod(c, span)
+    flips = xp.floor(c / span)
+    even = (flips % 2) == 0
+    out = xp.where(even, extra + low, span - extra + low)
+    return out, sign * xp.where(even, 1, -1).astype(coord.dtype)
+
+
+def _pad_coords(xp, coord, size, padding_mode, align_corners):
+    """Apply a padding mode to pixel coordinates; returns coordinates and their derivative factor."""
+    if padding_mode == "border":
+        return _clip_set_grad(xp, coord, size)
+    if padding_mode == "reflection":
+        if align_corners:
+            c, g1 = _reflect_set_grad(xp, coord, 0, 2 * (size - 1))
+        else:
+            c, g1 = _reflect_set_grad(xp, coord, -1, 2 * size - 1)
+        c, g2 = _clip_set_grad(xp, c, size)
+        return c, g1 * g2
+    return coord, None
+
+
+def _cubic_coeffs(t, A=-0.75):
+    def cc1(x):
+        return ((A + 2) * x - (A + 3)) * x * x + 1
+
+    def cc2(x):
+        return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A
+
+    def dcc1(x):
+        return (3 * (A + 2) * x - 2 * (A + 3)) * x
+
+    def dcc2(x):
+        return (3 * A * x - 10 * A) * x + 8 * A
+
+    coeffs = (cc2(t + 1), cc1(t), cc1(1 - t), cc2(2 - t))
+    grads = (dcc2(t + 1), dcc1(t), -dcc1(1 - t), -dcc2(2 - t))
+    return coeffs, grads
+
+
+def _axis_taps(xp, coord, size, mode, padding_mode, align_corners):
+    """Taps along one axis: [(integer position, weight, d weight / d coordinate)] and the factor
+    d(pixel coordinate)/d(grid coordinate)."""
+    ic, scale = _unnormalize(coord, size, align_corners)
+    if mode == "bicubic":
+        # padding applies to each tap's integer position, so it carries no gradient
+        base = xp.floor(ic)
+        coeffs, grads = _cubic_coeffs(ic - base)
+        taps = []
+        for k in range(4):
+            pos = base - 1 + k
+            if padding_mode != "zeros":
+                pos, _ = _pad_coords(xp, pos, size, padding_mode, align_corners)
+            taps.append((pos.astype(np.int64), coeffs[k], grads[k]))
+        return taps, scale
+    ic, pad_grad = _pad_coords(xp, ic, size, padding_mode, align_corners)
+    factor = scale if pad_grad is None else pad_grad * scale
+    if mode == "nearest":
+        return [(xp.rint(ic).astype(np.int64), None, None)], factor
+    base = xp.floor(ic)
+    frac = ic - base
+    pos = base.astype(np.int64)
+    one = ic.dtype.type(1)
+    return [(pos, one - frac, -xp.ones_like(frac)), (pos + 1, frac, xp.ones_like(frac))], factor
+
+
+def _grid_taps(x, grid, mode, padding_mode, align_corners):
+    """Every (flat index, weight, d weight/dx, d weight/dy) of the 2-D sampling, plus the factors."""
+    xp = _xp(x)
+    H, W = x.shape[2:]
+    N = grid.shape[0]
+    tx, fx = _axis_taps(xp, grid[..., 0], W, mode, padding_mode, align_corners)
+    ty, fy = _axis_taps(xp, grid[..., 1], H, mode, padding_mode, align_corners)
+    taps = []
+    for py, wy, dwy in ty:
+        for px, wx, dwx in tx:
+            valid = (px >= 0) & (px < W) & (py >= 0) & (py < H)
+            idx = (xp.clip(py, 0, H - 1) * W + xp.clip(px, 0, W - 1)).reshape(N, 1, -1)
+            mask = valid.astype(x.dtype)
+            if wx is None:
+                taps.append((idx, mask, None, None))
+                continue
+            taps.append((idx, wx * wy * mask, dwx * wy * mask, wx * dwy * mask))
+    return taps, fx, fy
+
+
+class GridSampler2d(Op):
+    name = "grid_sampler_2d"
+    backward_name = "GridSampler2DBackward0"
+    save_inputs = (0, 1)
+
+    @staticmethod
+    def forward(ctx, x, grid, mode, padding_mode, align_corners):
+        xp = _xp(x)
+        N, C = x.shape[:2]
+        flat = x.reshape(N, C, -1)
+        taps, _, _ = _grid_taps(x, grid, mode, padding_mode, align_corners)
+        out = None
+        for idx, w, _, _ in taps:
+            v = xp.take_along_axis(flat, idx, axis=2)
+            v *= w.reshape(N, 1, -1)
+            out = v if out is None else out + v
+        return out.reshape((N, C) + tuple(grid.shape[1:3]))
+
+    @staticmethod
+    def backward(ctx, F, g):
+        x, grid = ctx.inputs
+        mode, padding_mode, align_corners = ctx.params
+        needs = tuple(ctx.needs_input_grad[:2])
+        if F is _F.TENSOR:
+            # differentiable once more only as far as PyTorch is: its own backward raises
+            return dispatch(GridSampler2dBackward, (g, x, grid), (mode, padding_mode, align_corners, needs))
+        return _grid_sample_backward(g, x, grid, mode, padding_mode, align_corners, needs)
+
+
+def _grid_sample_backward(g, x, grid, mode, padding_mode, align_corners, needs):
+    xp = _xp(x)
+    N, C, H, W = x.shape
+    L = grid.shape[1] * grid.shape[2]
+    taps, fx, fy = _grid_taps(x, grid, mode, padding_mode, align_corners)
+    g3 = g.reshape(N, C, L)
+    gx = ggrid = None
+    if needs[0]:
+        planes = (xp.arange(N * C, dtype=np.int64) * (H * W)).reshape(N, C, 1)
+        where = xp.concatenate([(planes + idx).ravel() for idx, _, _, _ in taps])
+        weights = xp.concatenate([(g3 * w.reshape(N, 1, L)).ravel() for _, w, _, _ in taps])
+        gx = xp.bincount(where, weights=weights, minlength=N * C * H * W).astype(x.dtype).reshape(x.shape)
+    if needs[1]:
+        ggrid = xp.zeros(grid.shape, dtype=grid.dtype)
+        if mode != "nearest":
+            flat = x.reshape(N, C, -1)
+            dx = xp.zeros((N, L), dtype=x.dtype)
+            dy = xp.zeros((N, L), dtype=x.dtype)
+            for idx, _, dwx, dwy in taps:
+                gv = xp.einsum("ncl,ncl->nl", g3, xp.take_along_axis(flat, idx, axis=2))
+                dx += gv * dwx.reshape(N, L)
+                dy += gv * dwy.reshape(N, L)
+            ggrid[..., 0] = dx.reshape(grid.shape[:3]) * fx
+            ggrid[..., 1] = dy.reshape(grid.shape[:3]) * fy
+    return gx, ggrid
+
+
+class GridSampler2dBackward(Op):
+    """grid_sample's backward as an op of its own, so create_graph=True works for the first
+    derivative; differentiating it again raises, as in PyTorch."""
+    name = "grid_sampler_2d_backward"
+    multi_output = True
+
+    @staticmethod
+    def forward(ctx, g, x, grid, mode, padding_mode, align_corners, needs):
+        gx, ggrid = _grid_sample_backward(g, x, grid, mode, padding_mode, align_corners, needs)
+        xp = _xp(x)
+        return (gx if gx is not None else xp.zeros_like(x), ggrid if ggrid is not None else xp.zeros_like(grid))
+
+    @staticmethod
+    def backward(ctx, F, *grads):
+        raise RuntimeError("derivative for grid_sampler_2d_backward is not implemented: grid_sample supports "
+                           "first derivatives only (as in PyTorch)")
+
+
+def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corners=None):
+    """Sample `input` (N, C, H, W) at the normalised positions `grid` (N, Ho, Wo, 2)."""
+    import warnings
+    if mode not in ("bilinear", "nearest", "bicubic"):
+        raise ValueError(f"nn.functional.grid_sample(): expected mode to be 'bilinear', 'nearest' or 'bicubic', "
+                         f"but got: '{mode}'")
+    if padding_mode not in ("zeros", "border", "reflection"):
+        raise ValueError("nn.functional.grid_sample(): expected padding_mode to be 'zeros', 'border', or "
+                         f"'reflection', but got: '{padding_mode}'")
+    if align_corners is None:
+        warnings.warn(_ALIGN_WARNING, stacklevel=2)
+        align_corners = False
+    if input.dim() != 4:
+        raise RuntimeError(f"grid_sample: expected a 4-D input (N, C, H, W) (2-D sampling), but got input of "
+                           f"size {list(input.shape)}")
+    if grid.dim() != 4 or grid.shape[-1] != 2 or grid.shape[0] != input.shape[0]:
+        raise RuntimeError(
+            f"grid_sampler(): expected grid to have size 2 in last dimension and the same batch size as input, "
+            f"but got input with sizes {list(input.shape)} and grid with sizes {list(grid.shape)}")
+    if input._data.dtype != grid._data.dtype:
+        raise RuntimeError(f"grid_sampler(): expected input and grid to have the same dtype, but input has "
+                           f"{input.dtype} and grid has {grid.dtype}")
+    if any(s == 0 for s in input.shape[2:]):
+        raise RuntimeError(f"grid_sampler(): expected input to have non-empty spatial dimensions, but input has "
+                           f"sizes {list(input.shape)}")
+    return dispatch(GridSampler2d, (input, grid), (mode, padding_mode, bool(align_corners)))
+
+
 __all__ = ["interpolate", "upsample", "upsample_nearest", "upsample_bilinear", "unfold", "fold",
-           "pixel_shuffle", "pixel_unshuffle"]
+           "pixel_shuffle", "pixel_unshuffle", "affine_grid", "grid_sample"]
