@@ -549,3 +549,19 @@ def test_tensors_still_refuse_plain_pickle():
     import pickle
     with pytest.raises(TypeError, match="pellucid.save"):
         pickle.dumps(pellucid.zeros(2))
+
+
+def test_iterable_length_warning_and_unordered_workers():
+    class Liar(pdata.IterableDataset):
+        def __iter__(self):
+            return iter(range(5))
+
+        def __len__(self):
+            return 2
+    loader = pdata.DataLoader(Liar(), batch_size=None)
+    assert len(loader) == 2
+    with pytest.warns(UserWarning, match="was reported to be 2"):
+        assert list(loader) == [0, 1, 2, 3, 4]
+    got = list(pdata.DataLoader(Squares(20), batch_size=3, num_workers=2, in_order=False))
+    assert sorted(int(v) for b in got for v in to_np(b[1])) == list(range(20))
+    assert no_children()
