@@ -552,3 +552,14 @@ def test_make_grid():
     assert tuple(grid.shape) == (3, 2 * 5 + 1, 3 * 5 + 1)
     g = np_of(grid)
     assert g[:, 1:5, 1:5].min() == 1 and g[:, 0].max() == 0 and g[:, 6:10, 11:15].max() == 0
+
+
+def test_pil_modes_beyond_uint8():
+    im = T.ToPILImage()(pellucid.tensor([[[1, 2], [3, 400]]], dtype=pellucid.int16))
+    assert im.mode == "I;16" and np.array(im).tolist() == [[1, 2], [3, 400]]
+    assert T.ToPILImage()(pellucid.tensor([[[1, 2]]], dtype=pellucid.int32)).mode == "I"
+    assert T.ToPILImage(mode="HSV")(np.zeros((2, 2, 3), np.uint8)).mode == "HSV"
+    pal = Image.fromarray(rgb(4, 4)).convert("P")
+    padded = T.Pad(1, padding_mode="reflect")(pal)
+    assert padded.mode == "P" and padded.getpalette() == pal.getpalette()
+    np.testing.assert_array_equal(np.array(padded), np.pad(np.array(pal), 1, "reflect"))

@@ -199,8 +199,8 @@ def to_pil_image(pic, mode=None):
     if mode is None:
         raise TypeError(f"Input type {arr.dtype} is not supported")
     arr = np.ascontiguousarray(arr)
-    if mode in ("L", "LA", "RGB", "RGBA", "F", "I") and Image.fromarray(arr[:1, :1]).mode == mode:
-        return Image.fromarray(arr)
+    if Image.fromarray(arr[:1, :1]).mode == mode:
+        return Image.fromarray(arr)     # (newer Pillow deprecates naming a mode it infers itself)
     return Image.fromarray(arr, mode=mode)
 
 
@@ -453,7 +453,11 @@ def pad(img, padding, fill=0, padding_mode="constant"):
             arr = np.pad(arr, widths, "constant", constant_values=0 if fill is None else fill)
         else:
             arr = np.pad(arr, widths, padding_mode)
-        return Image.fromarray(arr, mode=mode) if mode in ("P", "1") else Image.fromarray(arr)
+        if mode == "P":
+            out = Image.fromarray(arr, mode="P")
+            out.putpalette(img.getpalette())      # np.asarray kept only the palette indices
+            return out
+        return Image.fromarray(arr)
     arr = img._data
     xp = _backend.xp_of(arr)
     h, w = arr.shape[-2:]
