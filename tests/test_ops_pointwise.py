@@ -252,12 +252,15 @@ def test_gradient_conventions_at_kinks(name, x, expected):
     assert t.grad.tolist() == [expected]
 
 
-def test_relu_nan_passes_gradient_like_pytorch():
-    p = pellucid.tensor([float("nan"), -1.0, 1.0], requires_grad=True)
-    t = torch.tensor([float("nan"), -1.0, 1.0], requires_grad=True)
-    pellucid.relu(p).sum().backward()
-    torch.relu(t).sum().backward()
-    assert_same(p.grad, t.grad)
+@pytest.mark.parametrize("name", ["relu", "abs", "clamp", "maximum", "fmax", "sigmoid", "sqrt"])
+def test_gradients_at_nan_like_pytorch(name):
+    a = np.array([np.nan, -1.0, 0.0, 1.0])
+    if name in ("maximum", "fmax"):
+        check_op(getattr(pellucid, name), getattr(torch, name), [a, a[::-1].copy()], what=name)
+    elif name == "clamp":
+        check_op(lambda x: x.clamp(-0.5, 0.5), lambda x: x.clamp(-0.5, 0.5), [a])
+    else:
+        check_op(getattr(pellucid, name), getattr(torch, name), [a], what=name)
 
 
 def test_bool_relu_and_positive_rejected():
@@ -780,3 +783,49 @@ def test_second_derivative_matches_torch(name):
     gp.sum().backward()
     gt.sum().backward()
     assert_same(p.grad, t.grad, name)
+
+
+# ---- binary arithmetic details (ops/_arith) --------------------------------------------------------
+
+def test_bool_subtraction_and_negation_are_rejected_like_pytorch():
+    b = pellucid.tensor([True, False])
+    for f in (lambda: b - b, lambda: b - 1, lambda: 1 - b, lambda: pellucid.tensor([1.0, 2.0]) - True,
+              lambda: pellucid.sub(b, b), lambda: pellucid.rsub(b, 1), lambda: b.sub_(b)):
+        with pytest.raises(RuntimeError, match="Subtraction.*bool"):
+            f()
+    with pytest.raises(RuntimeError, match="Negation.*bool"):
+        -b
+    with pytest.raises(RuntimeError, match="Negation.*bool"):
+        b.neg_()
+
+
+def test_arithmetic_out_argument():
+    a, b = pellucid.tensor([1.0, 2.0]), pellucid.tensor([3.0, 4.0])
+    for f, expected in ((pellucid.add, [4.0, 6.0]), (pellucid.sub, [-2.0, -2.0]), (pellucid.mul, [3.0, 8.0]),
+                        (pellucid.div, [1 / 3, 0.5]), (pellucid.pow, [1.0, 16.0]), (pellucid.maximum, [3.0, 4.0])):
+        out = pellucid.empty(2)
+        assert f(a, b, out=out) is out
+        np.testing.assert_allclose(out.numpy(), expected, rtol=1e-6)
+    out = pellucid.empty(5)              # resized to the result's shape, as PyTorch does
+    pellucid.add(a, b, out=out)
+    assert tuple(out.shape) == (2,)
+    with pytest.raises(RuntimeError, match="can't be cast"):
+        pellucid.add(a, b, out=pellucid.empty(2, dtype=pellucid.int64))
+    out = pellucid.empty(2, dtype=pellucid.int64)
+    pellucid.div(pellucid.tensor([7, -7]), 2, rounding_mode="floor", out=out)
+    assert out.tolist() == [3, -4]
+
+
+def test_neg_inplace_function_and_pow_scalar_base_gradients():
+    x = pellucid.tensor([1.0, -2.0])
+    assert pellucid.neg_(x) is x and x.tolist() == [-1.0, 2.0]
+    for base in (0.0, 2.0, -2.0):
+        e = np.array([-1.0, 0.0, 0.5, 2.0])
+        check_op(lambda t: pellucid.pow(base, t), lambda t: torch.pow(base, t), [e], what=f"pow({base}, t)")
+
+
+def test_pow_gradient_in_the_promoted_dtype():
+    a = np.array([0.7, 1.3, 2.9], dtype=np.float32)
+    b = np.array([1.1, -0.4, 2.2])
+    check_op(pellucid.pow, torch.pow, [a, b])
+    check_op(pellucid.xlogy, torch.xlogy, [b, a])

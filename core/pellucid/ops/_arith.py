@@ -428,4 +428,7 @@ def _neg_(self):
     return dispatch_inplace(Neg, self, ())
 
 
-__all__ = ['add', 'div', 'divide', 'mul', 'multiply', 'neg', 'negative', 'pow', 'rsub', 'sub', 'subtract', 'true_divide']
+neg_ = negative_ = _neg_
+
+__all__ = ['add', 'div', 'divide', 'mul', 'multiply', 'neg', 'neg_', 'negative', 'negative_', 'pow', 'rsub', 'sub',
+           'subtract', 'true_divide']

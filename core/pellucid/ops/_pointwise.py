@@ -43,10 +43,6 @@ def _require_kinds(name, x, kinds):
         raise _not_implemented(name, x.dtype)
 
 
-def _dtype_of(x):
-    return x.dtype if isinstance(x, Tensor) else D.scalar_dtype(x)
-
-
 def _result_dtype(*operands):
     """PyTorch's result dtype of tensors/numbers, with fast paths for the common cases (one
     tensor dtype, with Python numbers that don't change it)."""
@@ -98,15 +94,12 @@ def _int_division_operands(name, a, b):
 
 # ---- unary ops, generated from one table -------------------------------------------------
 
-def _unary(name, fn, grad, *, save=None, promote="float", kinds="buif", methods=(), aliases=(),
-           inplace=True, backward_name=None):
+def _unary(name, fn, grad, *, save=None, promote="float", kinds="buif", aliases=()):
     """Make the Op, the function and the Tensor methods for one unary op.
 
     fn(a): the forward on an array. grad(F, g, x, out): the input's gradient, given the saved
     input `x` (save="input") or output `out` (save="output"); None if not differentiable."""
     attrs = {"name": name, "promote": promote, "__module__": __name__}
-    if backward_name:
-        attrs["backward_name"] = backward_name
     if save == "input":
         attrs["save_inputs"] = True
     elif save == "output":
@@ -144,9 +137,8 @@ def _unary(name, fn, grad, *, save=None, promote="float", kinds="buif", methods=
     function.__name__ = function.__qualname__ = name
     function.__doc__ = f"Elementwise {name}, as torch.{name}."
     function_.__name__ = function_.__qualname__ = name + "_"
-    tensor_method(name, *aliases, *methods)(function)
-    if inplace:
-        tensor_method(name + "_", *(a + "_" for a in aliases))(function_)
+    tensor_method(name, *aliases)(function)
+    tensor_method(name + "_", *(a + "_" for a in aliases))(function_)
     return op, function, function_
 
 
@@ -203,6 +195,11 @@ def _sign_fwd(a):
     return _xp(a).sign(a)
 
 
+def _sign_of(F, x):
+    """sign with PyTorch's conventions (0 at NaN) on arrays or, under create_graph, tensors."""
+    return sign(x) if F is TENSOR else _sign_fwd(x)  # noqa: F821 - made from the table below
+
+
 def _square_fwd(a):
     if a.dtype.kind == "b":
         a = a.astype(np.int64)
@@ -248,7 +245,7 @@ _T = [
      "buif", ()),
     ("deg2rad", np.deg2rad, lambda F, g, x, o: g * (math.pi / 180), None, "float", "buif", ()),
     ("rad2deg", np.rad2deg, lambda F, g, x, o: g * (180 / math.pi), None, "float", "buif", ()),
-    ("abs", _abs_fwd, lambda F, g, x, o: g * F.sign(x), "input", None, "uif", ("absolute",)),
+    ("abs", _abs_fwd, lambda F, g, x, o: g * _sign_of(F, x), "input", None, "uif", ("absolute",)),
     ("sign", _sign_fwd, None, None, None, "buif", ()),
     ("sgn", _sign_fwd, None, None, None, "buif", ()),
     ("square", _square_fwd, lambda F, g, x, o: g * (x * 2), "input", None, "buif", ()),
@@ -270,8 +267,6 @@ Sigmoid = _FUNCTIONS["sigmoid"][0]
 Exp = _FUNCTIONS["exp"][0]
 Relu = _FUNCTIONS["relu"][0]
 Tanh = _FUNCTIONS["tanh"][0]
-
-
 
 
 @tensor_method("positive", "__pos__")
