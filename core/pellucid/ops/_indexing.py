@@ -495,6 +495,24 @@ class ScatterAdd(IndexPut):
     name = "scatter_add"
 
 
+def _ufunc_at(name, target, index, values):
+    """`np.<name>.at(target, index, values)` (unbuffered, repeated indices all apply)."""
+    if type(target) is np.ndarray:
+        getattr(np, name).at(target, index, values)
+        return
+    import cupyx
+    scatter = {"add": cupyx.scatter_add, "maximum": cupyx.scatter_max, "minimum": cupyx.scatter_min}.get(name)
+    if scatter is not None:
+        scatter(target, index, values)
+        return
+    # CuPy has no unbuffered multiply: apply it on the host
+    host = _backend.to_numpy(target)
+    host_index = tuple(_backend.to_numpy(i) if hasattr(i, "__cuda_array_interface__") else i for i in index)
+    vals = _backend.to_numpy(values) if hasattr(values, "__cuda_array_interface__") else values
+    getattr(np, name).at(host, host_index, vals)
+    target[...] = _backend.move(host, _backend.device_of(target))
+
+
 class ScatterLegacyReduce(Op):
     """scatter(..., reduce='add'|'multiply'): no derivative, as in PyTorch."""
     name = "scatter_reduce_legacy"
@@ -505,12 +523,7 @@ class ScatterLegacyReduce(Op):
         out = a if inplace else a.copy()
         if hasattr(v, "dtype") and v.dtype != out.dtype:
             v = v.astype(out.dtype)
-        t = out
-        if type(t) is np.ndarray:
-            (np.add if reduce == "add" else np.multiply).at(t, key.adv, v)
-        else:
-            import cupy
-            (cupy.add if reduce == "add" else cupy.multiply).at(t, key.adv, v)
+        _ufunc_at("add" if reduce == "add" else "multiply", out, key.adv, v)
         return out
 
     @staticmethod
@@ -623,7 +636,7 @@ class ScatterReduce(Op):
             src = src.astype(out.dtype)
         if not include_self:
             key.set(out, _identity(reduce, out.dtype))
-        getattr(xp, _REDUCE_UFUNC[reduce]).at(out, key.adv, src)
+        _ufunc_at(_REDUCE_UFUNC[reduce], out, key.adv, src)
         if reduce == "mean":
             count = xp.zeros(out.shape, dtype=np.int64)
             _add_at(count, key.adv, 1)
@@ -689,7 +702,7 @@ def _prod_scales(xp, key, a, src, out, self_w):
     else:
         nz_prod = xp.ones(out.shape, dtype=out.dtype)
     _add_at(n_zero, key.adv, (src == 0).astype(np.int64))
-    xp.multiply.at(nz_prod, key.adv, xp.where(src == 0, 1, src).astype(out.dtype))
+    _ufunc_at("multiply", nz_prod, key.adv, xp.where(src == 0, 1, src).astype(out.dtype))
 
     def others(vals, zeros_here, prod_here):
         safe = xp.where(vals == 0, 1, vals)
