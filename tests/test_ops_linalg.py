@@ -158,7 +158,8 @@ def test_matmul_float16_matches_torch():
     ((3,), (4, 5), r"mat1 and mat2 shapes cannot be multiplied \(1x3 and 4x5\)"),
     ((3,), (4,), r"inconsistent tensor size, expected tensor \[3\] and src \[4\]"),
     ((2, 3), (4,), r"size mismatch, got input \(2\), mat \(2x3\), vec \(4\)"),
-    ((2, 2, 3), (2, 4, 5), r"matmul: mat1 and mat2 shapes cannot be multiplied \(2x3 and 4x5\).*\[2, 2, 3\].*\[2, 4, 5\]"),
+    ((2, 2, 3), (2, 4, 5),
+     r"matmul: mat1 and mat2 shapes cannot be multiplied \(2x3 and 4x5\).*\[2, 2, 3\].*\[2, 4, 5\]"),
     ((2, 3, 3), (4, 3, 3), r"size of tensor a \(2\) must match the size of tensor b \(4\)"),
     ((), (3,), r"at least 1D"),
 ])
@@ -237,7 +238,8 @@ def test_product_errors():
         pellucid.mm(pellucid.ones(2, 3), pellucid.ones(4, 5))
     with pytest.raises(RuntimeError, match="mm: self must be a 2D tensor"):
         pellucid.mm(pellucid.ones(3), pellucid.ones(3, 5))
-    with pytest.raises(RuntimeError, match=r"bmm: Expected size for first two dimensions of batch2 tensor to be: \[2, 3\] but got: \[2, 4\]"):
+    with pytest.raises(RuntimeError, match=r"bmm: Expected size for first two dimensions of batch2 tensor "
+                                           r"to be: \[2, 3\] but got: \[2, 4\]"):
         pellucid.bmm(pellucid.ones(2, 2, 3), pellucid.ones(2, 4, 5))
     with pytest.raises(RuntimeError, match="dot: 1D tensors expected"):
         pellucid.dot(pellucid.ones(2, 3), pellucid.ones(3))

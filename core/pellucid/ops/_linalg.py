@@ -12,11 +12,11 @@ import string
 import numpy as np
 
 from .. import _backend
-from .. import _dtype as D
 from .._dispatch import Op, dispatch, dispatch_inplace
 from .._grad_mode import is_grad_enabled
 from .._tensor import Tensor, _wrap_dim
 from ._F import TENSOR
+from ._reduce import _into
 from ._registry import tensor_method
 
 
@@ -197,23 +197,6 @@ def _rmatmul(self, other):
     if not isinstance(other, Tensor):
         return NotImplemented
     return matmul(other, self)
-
-
-def _into(out, res):
-    if out is None:
-        return res
-    if res._requires_grad:
-        raise RuntimeError("functions with out=... arguments don't support automatic differentiation, "
-                           "but one of the arguments requires grad.")
-    if out._data.shape == res._data.shape:
-        out._data[...] = res._data
-    else:
-        out._data = res._data.astype(out._data.dtype)
-    if out._version is None:
-        out._version = [1]
-    else:
-        out._version[0] += 1
-    return out
 
 
 def _need_nd(op, t, nd, what):
@@ -428,7 +411,7 @@ def _shape_addr(op, a, b):
     return (a._data.shape[0], b._data.shape[0])
 
 
-def _add_product_fn(op, name, shape_of):
+def _add_product_fn(op, name, shape_of, product):
     def fn(input, a, b, *, beta=1, alpha=1, out=None):
         shape = shape_of(name, a, b)
         _check_operands(name, input, a, b)
@@ -444,27 +427,24 @@ def _add_product_fn(op, name, shape_of):
         return dispatch_inplace(op, self, (a, b), (beta, alpha))
 
     fn.__name__, fn_.__name__ = name, name + "_"
-    fn.__doc__ = f"beta * input + alpha * ({op.__doc__ or name})"
+    fn.__qualname__, fn_.__qualname__ = name, "Tensor." + name + "_"
+    fn.__doc__ = f"beta * input + alpha * ({product})"
     setattr(Tensor, name, fn)
     setattr(Tensor, name + "_", fn_)
     return fn
 
 
-Addmm.__doc__ = "mat1 @ mat2"
-Addmv.__doc__ = "mat @ vec"
-Baddbmm.__doc__ = "batch1 @ batch2"
-Addbmm.__doc__ = "the sum over the batch of batch1[i] @ batch2[i]"
-Addr.__doc__ = "the outer product of vec1 and vec2"
-addmm = _add_product_fn(Addmm, "addmm", _shape_addmm)
-addmv = _add_product_fn(Addmv, "addmv", _shape_addmv)
-baddbmm = _add_product_fn(Baddbmm, "baddbmm", _shape_baddbmm)
-addbmm = _add_product_fn(Addbmm, "addbmm", _shape_addbmm)
-addr = _add_product_fn(Addr, "addr", _shape_addr)
+addmm = _add_product_fn(Addmm, "addmm", _shape_addmm, "mat1 @ mat2")
+addmv = _add_product_fn(Addmv, "addmv", _shape_addmv, "mat @ vec")
+baddbmm = _add_product_fn(Baddbmm, "baddbmm", _shape_baddbmm, "batch1 @ batch2")
+addbmm = _add_product_fn(Addbmm, "addbmm", _shape_addbmm, "the sum over i of batch1[i] @ batch2[i]")
+addr = _add_product_fn(Addr, "addr", _shape_addr, "the outer product of vec1 and vec2")
 
 
 # ---- einsum ---------------------------------------------------------------------------------
 
-_PATHS = collections.OrderedDict()
+_PATHS = collections.OrderedDict()       # (equation, shapes) -> contraction path
+_PARSED = collections.OrderedDict()      # (equation, shapes) -> explicit subscripts
 _LETTERS = string.ascii_letters
 
 
@@ -478,7 +458,7 @@ def _einsum_arrays(eq, arrays):
     if len(arrays) == 1:
         r = xp.einsum(eq, a0)
         # a pure diagonal or transpose comes back as a view: the output must own its data
-        return r.copy() if r.ndim and (r.base is not None or xp.shares_memory(r, a0)) else r
+        return r.copy() if r.ndim and xp.may_share_memory(r, a0) else r
     if xp is not np:
         return xp.einsum(eq, *arrays, optimize="greedy")
     key = (eq,) + tuple(a.shape for a in arrays)
@@ -667,8 +647,14 @@ def einsum(*args):
     if not ops:
         raise RuntimeError("einsum(): must provide at least one operand")
     _check_operands("einsum", *ops, allow_bool=True)
-    terms, out = _parse_einsum(eq, [o._data.shape for o in ops])
-    return dispatch(Einsum, tuple(ops), (terms, out))
+    key = (eq,) + tuple(o._data.shape for o in ops)
+    parsed = _PARSED.get(key)
+    if parsed is None:
+        parsed = _parse_einsum(eq, key[1:])
+        _PARSED[key] = parsed
+        if len(_PARSED) > 512:
+            _PARSED.popitem(last=False)
+    return dispatch(Einsum, tuple(ops), parsed)
 
 
 def tensordot(a, b, dims=2, out=None):

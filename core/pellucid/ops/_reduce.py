@@ -78,10 +78,6 @@ def _acc(a):
     return a.astype(np.float32) if a.dtype == np.float16 else a
 
 
-def _is_tensor_ns(F):
-    return F is TENSOR
-
-
 def _out(ctx, F):
     """The saved forward output: raw array, or a tensor attached to the graph under create_graph."""
     return ctx.output if F is TENSOR else ctx.out_data
