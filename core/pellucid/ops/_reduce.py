@@ -264,19 +264,27 @@ class Prod(Op):
         zero = raw == 0
         if not zero.any():
             return gk * _keep(F, _out(ctx, F), shape, dims, keepdim) / a
-        # With zeros, out / a is undefined: use the product of the other elements. Written so
-        # that it stays differentiable (the factor `s` is 0 but carries d/d(zero element)).
+        # With zeros, out / a is undefined: grad_i is the product of the other elements, split
+        # into the product of the non-zero ones and of the zero ones, so that it stays right
+        # when differentiated again (a product of zeros is 0 but carries d/d(each zero)).
         xp = _xp(raw)
         zc = zero.sum(axis=dims, keepdims=True)
+        zf = F.const(zero.astype(dt))
         a_nz = _replace_by_one(F, a, zero, dt)
         prod_nz = _prod_keep(F, a_nz, dims)
-        zsum = a * F.const(zero.astype(dt))
-        s = (F.sum(zsum, dims, keepdim=True) if dims is not None or F is not TENSOR
-             else F.reshape(F.sum(zsum), (1,) * len(shape)))
-        s = s + F.const((zc == 0).astype(dt))
-        at_zero = F.const((zero & (zc == 1)).astype(dt))
+        prod_zeros = _prod_keep(F, a * zf + F.const((~zero).astype(dt)), dims)
         elsewhere = F.const(xp.logical_not(zero).astype(dt))
-        return gk * (at_zero * prod_nz + elsewhere * (prod_nz / a_nz) * s)
+        grad = elsewhere * (prod_nz / a_nz) * prod_zeros
+        one_zero = zero & (zc == 1)
+        if one_zero.any():
+            grad = grad + F.const(one_zero.astype(dt)) * prod_nz
+        two_zeros = zero & (zc == 2)
+        if two_zeros.any():
+            # at one of two zeros: the other zero (the slice's sum over its zeros minus this one)
+            zsum = (F.sum(a * zf, dims, keepdim=True) if dims is not None or F is not TENSOR
+                    else F.reshape(F.sum(a * zf), (1,) * len(shape)))
+            grad = grad + F.const(two_zeros.astype(dt)) * (zsum - a) * prod_nz
+        return gk * grad
 
 
 @tensor_method("prod")
