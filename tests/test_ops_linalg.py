@@ -586,6 +586,31 @@ def test_linalg_gradcheck_and_gradgradcheck(name):
     assert gradgradcheck(LINALG_GRADGRAD[name], (a,))
 
 
+SECOND_ORDER = {
+    "svd": (lambda a: (lambda u, s, vh: (u @ vh, s))(*pellucid.linalg.svd(a, full_matrices=False)), [(4, 3)]),
+    "svd_wide": (lambda a: (lambda u, s, vh: (u @ vh, s))(*pellucid.linalg.svd(a, full_matrices=False)), [(3, 4)]),
+    "svdvals": (pellucid.linalg.svdvals, [(3, 4)]),
+    "pinv": (pellucid.linalg.pinv, [(4, 3)]),
+    "logdet": (lambda a: pellucid.logdet(a @ a.mT), [(3, 3)]),
+    "matrix_norm_nuc": (lambda a: pellucid.linalg.matrix_norm(a, "nuc"), [(3, 4)]),
+    "solve_right": (lambda a, b: pellucid.linalg.solve(a, b, left=False), [(3, 3), (2, 3)]),
+    "addmm": (lambda a, b, c: pellucid.addmm(a, b, c, beta=0.5, alpha=2) ** 2, [(2, 4), (2, 3), (3, 4)]),
+    "addbmm": (lambda a, b, c: pellucid.addbmm(a, b, c) ** 2, [(2, 4), (2, 2, 3), (2, 3, 4)]),
+    "addmv": (lambda a, b, c: pellucid.addmv(a, b, c) ** 2, [(2,), (2, 3), (3,)]),
+    "addr": (lambda a, b, c: pellucid.addr(a, b, c) ** 2, [(2, 4), (2,), (4,)]),
+    "einsum_diag": (lambda a: pellucid.einsum("iij->ij", a) ** 2, [(3, 3, 2)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SECOND_ORDER))
+def test_more_second_derivatives(name):
+    f, shapes = SECOND_ORDER[name]
+    ins = tuple(leaf(rand(*s, seed=20 + i)) for i, s in enumerate(shapes))
+    if name == "solve_right":
+        ins[0]._data += 3 * np.eye(3)
+    assert gradgradcheck(f, ins)
+
+
 def test_tensor_methods_exist():
     names = ["matmul", "__matmul__", "__rmatmul__", "mm", "bmm", "mv", "dot", "vdot", "outer", "ger", "inner",
              "addmm", "addmv", "addbmm", "baddbmm", "addr", "addmm_", "kron", "cross", "trace", "diag_embed",
