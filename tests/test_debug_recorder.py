@@ -289,10 +289,12 @@ def _hostile_recording():
 def test_dot_and_json_escape_hostile_names():
     rec = _hostile_recording()
     src = rec.to_dot().source
-    assert "<img" not in src.replace('"<img', "")            # never an HTML-like label
-    for line in src.splitlines():
-        if "img" in line:
-            assert "label=<" not in line
+    # user text appears only inside quoted strings: never as an HTML-like <...> label or an id
+    import re
+    outside = re.sub(r'"(?:[^"\\]|\\.)*"', '""', src, flags=re.S)
+    assert "img" not in outside and "label=<" not in src
+    for m in re.finditer(r'^\s*(\S+) (?:->|\[)', src, re.M):
+        assert re.fullmatch(r'n\d+|graph|node|edge', m.group(1)), m.group(1)
     js = rec.to_json(html_safe=True)
     assert "<" not in js and ">" not in js
     g = json.loads(js)

@@ -130,7 +130,7 @@ def test_multihead_attention_matches_torch(kw, masks):
     if masks.get("attn_mask") == "bool":
         extra_np["attn_mask"] = np.triu(np.ones((L, S), dtype=bool), 1)
     if masks.get("attn_mask") == "float":
-        extra_np["attn_mask"] = _r(L, S + 2) if kw.get("add_bias_kv") else _r(L, S)
+        extra_np["attn_mask"] = _r(L, S)
 
     class Call:
         def __init__(self, m, conv):

@@ -113,13 +113,22 @@ def to_dot(graph, depth=None, color_by="grad", rankdir="TB", show_values=True):
 
     clusters = {c["path"]: c for c in graph["clusters"]}
 
+    # DOT ids are generated, never user text (a ':' in an edge endpoint would read as a port)
+    ids = {}
+
+    def gid(nid):
+        g = ids.get(nid)
+        if g is None:
+            g = ids[nid] = f"n{len(ids)}"
+        return g
+
     def emit(container, path):
         for nid, label, attrs in by_module.get(path, []):
-            container.node(_esc(nid), label=label, **attrs)
+            container.node(gid(nid), label=label, **attrs)
         for child in sorted(p for p, c in clusters.items() if c["parent"] == path):
             if child in collapsed_nodes or (depth is not None and clusters[child]["depth"] > depth):
                 continue
-            with container.subgraph(name="cluster_" + _esc(child)) as sub:
+            with container.subgraph(name=f"cluster_{gid('cluster:' + child)}") as sub:
                 sub.attr(label=_esc(child), style="rounded,dashed", color="#999999", fontsize="9")
                 emit(sub, child)
     emit(dot, "")
@@ -139,7 +148,7 @@ def to_dot(graph, depth=None, color_by="grad", rankdir="TB", show_values=True):
         attrs = {"label": _esc(_fmt_shape(e["shape"]))}
         if info.get("grad_arrived"):
             attrs["color"] = "#2ca02c"
-        dot.edge(_esc(src), _esc(dst), **attrs)
+        dot.edge(gid(src), gid(dst), **attrs)
     return dot
 
 

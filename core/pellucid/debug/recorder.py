@@ -189,6 +189,7 @@ class Recorder:
         self._active = False
         self._lock = threading.RLock()
         self._serial = next(_serials)
+        self._tripped = None
         self.step_hooks = []               # fn(recorder, step) called after each step (live mode)
         if model is not None:
             self.watch(model)
@@ -351,7 +352,7 @@ class Recorder:
             it = self._cur
             T = _dispatch.Tensor
             src = user_frame() if self.source_lines else None
-            step = Step(len(it.steps), "forward", op.name, _module_path(), src, elapsed)
+            step = Step(len(it.steps), "forward", op.label, _module_path(), src, elapsed)
             step.inputs = tuple(self._key(a) if isinstance(a, T) else None for a in args)
             outs = result if isinstance(result, tuple) else (result,)
             keys = []
@@ -378,7 +379,7 @@ class Recorder:
             step.outputs = tuple(keys)
             if params:
                 step.params = params
-            if op.name in ("relu", "relu_") and self.values != "structure" and isinstance(outs[0], T):
+            if op.label in ("relu", "relu_") and self.values != "structure" and isinstance(outs[0], T):
                 d = outs[0]._data
                 if d.ndim >= 2 and d.shape[0] > 0:
                     step.relu_dead = float((d.reshape(d.shape[0], -1) <= 0).all(axis=0).mean())
@@ -386,7 +387,8 @@ class Recorder:
                 node.__dict__["_rec_step"] = (self._serial, it.number, step.index)
             it.steps.append(step)
             it.n_forward += 1
-        if self.nan_check and step.nonfinite:
+        if self.nan_check and step.nonfinite and self._tripped != it.number:
+            self._tripped = it.number       # only the first NaN/Inf of an iteration stops the run
             tripwire.trip_forward(self, step, op, args, result)
         for h in self.step_hooks:
             h(self, step)
@@ -425,7 +427,7 @@ class Recorder:
                 tag = node.__dict__.get("_rec_step")
                 fstep_idx = tag[2] if tag is not None and tag[0] == self._serial and tag[1] == it.number else None
                 fstep = it.steps[fstep_idx] if fstep_idx is not None else None
-                op_name = node.op.name if node.op is not None else node.name()
+                op_name = node.op.label if node.op is not None else node.name()
                 step = Step(len(it.steps), "backward", op_name, fstep.module if fstep else "",
                             fstep.source if fstep else None, elapsed)
                 step.node = node.name()
@@ -459,7 +461,8 @@ class Recorder:
                         self._snapshot(it.grad_snapshots, key, ga)
                 step.grads_out = tuple(outs)
                 it.steps.append(step)
-        if self.nan_check and step.nonfinite:
+        if self.nan_check and step.nonfinite and self._tripped != it.number:
+            self._tripped = it.number
             tripwire.trip_backward(self, step, node, grads_in, grads_out)
         for h in self.step_hooks:
             h(self, step)

@@ -36,7 +36,7 @@ def _input_summaries(args):
 def trip_forward(recorder, step, op, args, result):
     T = _dispatch.Tensor
     outs = result if isinstance(result, tuple) else (result,)
-    msg = forward_message(op.name, step.module, step.source,
+    msg = forward_message(op.label, step.module, step.source,
                           [summarize(o._data) for o in outs if isinstance(o, T)], _input_summaries(args))
     _stop(recorder, step, msg, "forward")
 

@@ -108,6 +108,9 @@ def multi_head_attention_forward(query, key, value, num_heads, in_proj_weight, i
         if key_padding_mask is not None:
             key_padding_mask = pl.nn.functional.pad(key_padding_mask, (0, 1))
     S = k.shape[1]
+    if attn_mask is not None and attn_mask.dtype == pl.bool:
+        # in multi-head attention a True entry means "may NOT attend" (the opposite of SDPA)
+        attn_mask = pl.zeros(attn_mask.shape, dtype=q.dtype, device=q.device).masked_fill(attn_mask, float("-inf"))
     mask = _merge_mask(attn_mask, L, S, q.dtype, is_causal and attn_mask is None, q.device)
     if key_padding_mask is not None:
         if key_padding_mask.dtype == pl.bool:
