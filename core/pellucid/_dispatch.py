@@ -175,6 +175,7 @@ class Op:
     multi_output  forward returns a tuple
     """
     name = None
+    label = None
     save_inputs = ()
     save_output = False
     promote = None
@@ -190,6 +191,9 @@ class Op:
         super().__init_subclass__(**kw)
         if cls.name is None:
             return
+        if "label" not in cls.__dict__:
+            # what the recorder and graph views show; whole-tensor variants ("mean_all") read as the op
+            cls.label = cls.name[:-4] if cls.name.endswith("_all") else cls.name
         if cls.save_inputs is True:
             cls.save_inputs = None   # None means "all", resolved per call
         backward_name = getattr(cls, "backward_name", None) or (
