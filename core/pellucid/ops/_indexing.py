@@ -384,6 +384,10 @@ def zero_at(F, g, key):
 
 # ---- __getitem__ / __setitem__ ---------------------------------------------------------------------
 def _getitem(self, item):
+    if type(item) is int:
+        shape = self._data.shape
+        if shape and -shape[0] <= item < shape[0]:
+            return view_op(Select, self, ((item, Ellipsis),))
     key = parse_index(self, item)
     if key.adv is None:
         return view_op(Select if type(item) is int else Slice, self, (key.basic,))
@@ -1171,23 +1175,14 @@ def argwhere(input):
 
 
 def where(condition, input=None, other=None, *, out=None):
-    """`where(condition)` is `nonzero(condition, as_tuple=True)`; the three-argument form selects
-    elementwise (it lives with the pointwise ops)."""
+    """`where(condition)` is `nonzero(condition, as_tuple=True)`; the three-argument form is the
+    elementwise selection of the pointwise ops."""
     if input is None and other is None:
+        if not isinstance(condition, Tensor):
+            raise TypeError(f"where(): argument 'condition' must be Tensor, not {type(condition).__name__}")
         return nonzero(condition, as_tuple=True)
-    if input is None or other is None:
-        raise TypeError("where() expects either one argument (condition) or three (condition, input, other)")
-    return _select_where(condition, input, other)
-
-
-def _select_where(condition, input, other):
-    import sys
-    for name, mod in list(sys.modules.items()):
-        if name.startswith(__package__ + ".") and mod is not None and name != __name__:
-            fn = getattr(mod, "where", None)
-            if callable(fn) and fn is not where and getattr(fn, "__module__", "") == name:
-                return fn(condition, input, other)
-    raise RuntimeError("where(condition, input, other): no elementwise where is defined among the ops")
+    from . import _pointwise
+    return _pointwise.where(condition, input, other, out=out)
 
 
 __all__ = ['argwhere', 'gather', 'index_add', 'index_copy', 'index_fill', 'index_put', 'index_put_zeros',

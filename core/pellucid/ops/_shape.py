@@ -7,6 +7,8 @@ counter with their base). Each view also records how to replay itself from its b
 (the `_view_fn` attribute, set only on views), so an in-place op on a view can rebase the
 base's history (see _view_inplace).
 """
+import math
+
 import numpy as np
 
 from .. import _dtype as D
@@ -17,26 +19,34 @@ from ._registry import tensor_method
 
 
 # ---- view bookkeeping -------------------------------------------------------------------
-class ViewFn:
-    """How a view is made from its base: a chain of (op, params) steps, replayed either on
-    raw arrays (`arrays`) or differentiably on tensors (calling the object). `from_multi`
-    marks views descending from a piece of split/chunk/unbind, which PyTorch does not let
-    in-place ops modify under autograd."""
-    __slots__ = ("steps", "from_multi")
+# A view remembers how it was made from its base in `_view_fn`: a link (parent_link, op,
+# params, from_multi) per view op, parent_link being None when the input was the base itself.
+# `from_multi` marks views descending from a piece of split/chunk/unbind, which PyTorch does
+# not let in-place ops modify under autograd. Links are tuples: views are made often and
+# replayed rarely.
 
-    def __init__(self, steps, from_multi=False):
-        self.steps = steps
-        self.from_multi = from_multi
+def _view_steps(link):
+    steps = []
+    while link is not None:
+        steps.append((link[1], link[2]))
+        link = link[0]
+    steps.reverse()
+    return steps
 
-    def __call__(self, t):
-        for op, params in self.steps:
-            t = dispatch(op, (t,), params)
-        return t
 
-    def arrays(self, a):
-        for op, params in self.steps:
-            a = op.forward(NO_CTX, a, *params)
-        return a
+def replay_view(link, base):
+    """The view described by `link`, remade (differentiably) from the tensor `base`."""
+    t = base
+    for op, params in _view_steps(link):
+        t = dispatch(op, (t,), params)
+    return t
+
+
+def replay_view_arrays(link, a):
+    """The same view of a raw array `a` (shaped like the base)."""
+    for op, params in _view_steps(link):
+        a = op.forward(NO_CTX, a, *params)
+    return a
 
 
 def record_view(out, input, op, params, multi=False):
@@ -44,14 +54,11 @@ def record_view(out, input, op, params, multi=False):
     if out._base is None:
         return out
     if input._base is None:
-        steps = ()
+        out._view_fn = (None, op, params, multi)
     else:
         parent = getattr(input, "_view_fn", None)
-        if parent is None:
-            return out
-        steps = parent.steps
-        multi = multi or parent.from_multi
-    out._view_fn = ViewFn(steps + ((op, params),), multi)
+        if parent is not None:
+            out._view_fn = (parent, op, params, multi or parent[3])
     return out
 
 
@@ -59,7 +66,12 @@ def view_op(op, input, params):
     """Dispatch a view op and record how the view is made."""
     out = dispatch(op, (input,), params)
     if out._base is not None:
-        record_view(out, input, op, params)
+        if input._base is None:
+            out._view_fn = (None, op, params, False)
+        else:
+            parent = getattr(input, "_view_fn", None)
+            if parent is not None:
+                out._view_fn = (parent, op, params, parent[3])
     return out
 
 
@@ -121,6 +133,11 @@ def _add_at(target, index, values):
 def _size_args(size, op="view"):
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
+    for s in size:
+        if type(s) is not int:
+            break
+    else:
+        return tuple(size)
     try:
         return tuple(s.__index__() for s in size)
     except (AttributeError, TypeError):
@@ -130,6 +147,8 @@ def _size_args(size, op="view"):
 
 
 def _infer_shape(shape, numel, op):
+    if -1 not in shape and min(shape, default=0) >= 0 and math.prod(shape) == numel:
+        return shape
     neg = [i for i, s in enumerate(shape) if s == -1]
     if len(neg) > 1:
         raise RuntimeError(f"{op}: only one dimension can be inferred (shape {list(shape)})")
@@ -179,6 +198,8 @@ class View(Op):
     @staticmethod
     def forward(ctx, a, shape):
         ctx.in_shape = a.shape
+        if a.flags.c_contiguous:
+            return a.reshape(shape)     # always a view
         try:
             return a.reshape(shape, copy=False) if type(a) is np.ndarray else _cupy_view(a, shape)
         except (ValueError, AttributeError):

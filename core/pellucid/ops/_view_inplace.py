@@ -11,7 +11,7 @@ from .. import _dtype as D
 from .._dispatch import Op, common_dtype, dispatch, _write_into
 from .._tensor import Tensor
 from ._indexing import Key, gather_at, zero_at
-from ._shape import _xp
+from ._shape import _xp, replay_view, replay_view_arrays
 
 
 class CopySlices(Op):
@@ -64,12 +64,12 @@ def rebase_view_inplace(op, view, args, params):
             f"{name}: a view of a leaf Variable that requires grad is being used in an in-place "
             f"operation (view of shape {list(view.shape)} of a leaf of shape {list(base.shape)}). "
             "Wrap the update in `with pellucid.no_grad():` or operate on a clone of the leaf.")
-    view_fn = getattr(view, "_view_fn", None)
-    if view_fn is None:
+    link = getattr(view, "_view_fn", None)
+    if link is None:
         raise RuntimeError(
             f"{name}: this view (shape {list(view.shape)}) was not made by a view op that can be "
             "replayed from its base, so its base's history can't be updated; clone() it first.")
-    if view_fn.from_multi:
+    if link[3]:
         raise RuntimeError(
             f"{name}: this view (shape {list(view.shape)}) is one of the outputs of a function that "
             "returns multiple views (split, chunk, unbind, ...). Such functions do not allow the output "
@@ -83,7 +83,7 @@ def rebase_view_inplace(op, view, args, params):
                 f"{name}: result type {rdt.name} can't be cast to the desired output type "
                 f"{view.dtype.name} of the tensor modified in place")
     xp = _xp(base._data)
-    flat_index = view_fn.arrays(xp.arange(base._data.size).reshape(base._data.shape))
+    flat_index = replay_view_arrays(link, xp.arange(base._data.size).reshape(base._data.shape))
     if _may_overlap(view._data) and xp.unique(flat_index).size != flat_index.size:
         raise RuntimeError(
             f"{name}: unsupported operation: more than one element of the written-to tensor (a view of "
@@ -92,7 +92,7 @@ def rebase_view_inplace(op, view, args, params):
 
     # The op runs out of place on a private copy of the view that carries the view's current
     # history (replayed from the base, so earlier in-place changes of the base are included).
-    current = view_fn(base)
+    current = replay_view(link, base)
     result = dispatch(op, (_graph_alias(current, view._data.copy()),) + tuple(args), params)
     _write_into(view, result._data)
 
@@ -101,7 +101,7 @@ def rebase_view_inplace(op, view, args, params):
     base._requires_grad = rebased._requires_grad
     base._output_nr = 0
 
-    fresh = view_fn(base)
+    fresh = replay_view(link, base)
     view.grad_fn = fresh.grad_fn
     view._requires_grad = fresh._requires_grad
     view._output_nr = fresh._output_nr
