@@ -29,7 +29,7 @@ def _tensor_cls():
 
 
 def _describe_saved(node, i, t):
-    """`[pellucid.FloatTensor [3]], which is output 0 of MulBackward0`: the saved tensor and the
+    """`[pellucid.float32 [3]], which is output 0 of MulBackward0,`: the saved tensor and the
     step that produced it when it was saved (its grad_fn may have changed since)."""
     desc = f"[{t.dtype} {list(t._data.shape)}]"
     si = node.op.save_inputs if node.op is not None else None
@@ -193,9 +193,9 @@ def _owned(g, shape):
     """`g` itself when nothing else can see it (the common case: a fresh array from the last
     backward step), else a private copy, so that users may modify `.grad` in place.
 
-    The refcount test is exact: the caller holds one reference and `getrefcount` another; any
-    further reference (another leaf's gradient, a buffer, a hook that kept the tensor, a view's
-    `.base`) means the array is shared."""
+    The refcount test is exact: `_accumulate` (which took the engine's only reference), this
+    function and `getrefcount`'s argument make three; any further reference (another leaf's
+    gradient, a buffer, a hook that kept the tensor, a view's `.base`) means it is shared."""
     if (_getrefcount(g) > 3 or g.base is not None or not g.flags.c_contiguous
             or not getattr(g.flags, "writeable", True)):
         g = g.copy()
