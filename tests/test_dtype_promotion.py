@@ -168,6 +168,8 @@ def test_as_dtype_accepts_names_numpy_python_and_torch():
     assert D.as_dtype(int) is pellucid.int64
     assert D.as_dtype(bool) is pellucid.bool
     assert D.as_dtype(torch.float16) is pellucid.float16
+    assert D.as_dtype("torch.DoubleTensor") is pellucid.float64
+    assert pellucid.ones(2).type("pellucid.LongTensor").dtype is pellucid.int64
     with pytest.raises(TypeError, match="no dtype"):
         D.as_dtype(np.complex64)
 

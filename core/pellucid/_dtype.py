@@ -47,6 +47,9 @@ ALL = (bool_, uint8, int8, int16, int32, int64, float16, float32, float64)
 _FROM_NP = {d.np: d for d in ALL}
 _NAMES = {d.name: d for d in ALL}
 _NAMES.update(half=float16, float=float32, double=float64, short=int16, int=int32, long=int64)
+# the legacy tensor-type names, as `Tensor.type("torch.DoubleTensor")` takes them
+_NAMES.update(HalfTensor=float16, FloatTensor=float32, DoubleTensor=float64, ByteTensor=uint8,
+              CharTensor=int8, ShortTensor=int16, IntTensor=int32, LongTensor=int64, BoolTensor=bool_)
 
 
 def _by_name(name):
