@@ -128,7 +128,8 @@ def test_full_like_keeps_input_dtype():
     _same(pellucid.full_like(pellucid.ones(2, dtype=pellucid.int64), 2.7),
           torch.full_like(torch.ones(2, dtype=torch.int64), 2.7))
     _same(pellucid.full_like(pellucid.ones(2, 2), 3), torch.full_like(torch.ones(2, 2), 3))
-    _same(pellucid.full_like(pellucid.ones(2), 1, dtype=pellucid.bool), torch.full_like(torch.ones(2), 1, dtype=torch.bool))
+    _same(pellucid.full_like(pellucid.ones(2), 1, dtype=pellucid.bool),
+          torch.full_like(torch.ones(2), 1, dtype=torch.bool))
     with pytest.raises(RuntimeError, match="overflow"):
         pellucid.full_like(pellucid.ones(2, dtype=pellucid.uint8), 300)
 

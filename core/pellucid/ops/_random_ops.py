@@ -211,7 +211,7 @@ def _parse_randint(args, kw, op):
     if high is None:
         raise TypeError(f"{op}() missing required argument 'high'")
     low = 0 if low is None else _int_arg(low, op, "low", 0)
-    high = _int_arg(high, op, "high", 1 if len(args) < 2 else 1)
+    high = _int_arg(high, op, "high", 1)
     if isinstance(size, int):
         raise TypeError(f"{op}(): argument 'size' must be tuple of ints, not int")
     return low, high, _shape((size,), op)
