@@ -37,10 +37,13 @@ def _accuracy(model, loader):
     return correct / total
 
 
-def _train(model, train, test, epochs, batch_size, target=None):
+def _train(model, train, test, epochs, batch_size, target=None, one_cycle=None):
     torch.manual_seed(0)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loader = DataLoader(train, batch_size=batch_size, shuffle=True)
+    sched = None
+    if one_cycle:
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=one_cycle, total_steps=epochs * len(loader))
     test_loader = DataLoader(test, batch_size=500)
     history = []
     for _ in range(epochs):
@@ -49,6 +52,8 @@ def _train(model, train, test, epochs, batch_size, target=None):
             opt.zero_grad()
             loss.backward()
             opt.step()
+            if sched is not None:
+                sched.step()
         history.append(_accuracy(model, test_loader))
         if target is not None and history[-1] >= target:
             break
@@ -69,7 +74,9 @@ def test_convnet_reaches_97_percent_in_3_epochs(mnist):
         nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(1600, 128), nn.ReLU(), nn.Linear(128, 10))
-    history = _train(model, *mnist, epochs=3, batch_size=32)
+    # Adam with a one-cycle schedule: plain Adam 1e-3 lands at 96.5-97.3% on this 8,000-digit
+    # sample depending on the seed (PyTorch alike), the schedule gives a margin.
+    history = _train(model, *mnist, epochs=3, batch_size=32, one_cycle=3e-3)
     assert history[-1] >= 0.97, f"test accuracy per epoch: {history}"
 
 
