@@ -264,19 +264,49 @@ def dispatch(op, args, params=()):
 
     Returns the output tensor (or a tuple for multi-output ops).
     """
-    arrays = _prepare(op, args)
+    # Fast path: one or two tensors of one dtype on one device (most calls). Anything else, and
+    # every case that needs casting or a device check, goes through _prepare.
+    arrays = None
     needs_grad = False
-    if _gm.grad_enabled and op.differentiable:
+    n = len(args)
+    if n == 2:
+        a, b = args
+        if isinstance(a, Tensor):
+            x = a._data
+            if isinstance(b, Tensor):
+                y = b._data
+                if x.dtype is y.dtype and type(x) is type(y) and (op.promote != "float" or x.dtype.kind == "f"):
+                    arrays = (x, y)
+                    needs_grad = a._requires_grad or b._requires_grad
+            elif type(b) is float:
+                if x.dtype.kind == "f" or op.promote is None:
+                    arrays = (x, b)
+                    needs_grad = a._requires_grad
+    elif n == 1:
+        a = args[0]
+        if isinstance(a, Tensor):
+            x = a._data
+            if op.promote != "float" or x.dtype.kind == "f":
+                arrays = (x,)
+                needs_grad = a._requires_grad
+    if arrays is None:
+        arrays = _prepare(op, args)
         for a in args:
             if isinstance(a, Tensor) and a._requires_grad:
                 needs_grad = True
                 break
+    if needs_grad and not (_gm.grad_enabled and op.differentiable):
+        needs_grad = False
     if hooked:
         return _dispatch_hooked(op, args, arrays, params, needs_grad)
     if not needs_grad:
         out = op.forward(NO_CTX, *arrays, *params)
         if op.multi_output:
             return tuple(_wrap(o, args, op) for o in out)
+        if type(out) is _ndarray and not op.view:
+            t = _new(Tensor)
+            t._data = out
+            return t
         return _wrap(out, args, op)
     node = op.node_cls()
     node.params = params
@@ -284,8 +314,11 @@ def dispatch(op, args, params=()):
     return _link(op, node, args, out)
 
 
+_new = object.__new__
+
+
 def _wrap(out, args, op):
-    t = Tensor.__new__(Tensor)
+    t = _new(Tensor)
     if type(out) is not _ndarray:
         if isinstance(out, np.generic) or not hasattr(out, "__cuda_array_interface__"):
             out = np.asarray(out)
@@ -306,28 +339,28 @@ def _shares(out, src):
 def _link(op, node, args, out):
     """Attach `node` to the graph: its edges to the inputs and the saved tensors."""
     edges = []
-    meta = []
+    in_meta = []
     needs = []
     for a in args:
         if isinstance(a, Tensor):
+            d = a._data
+            in_meta.append((d.shape, d.dtype))
             if a._requires_grad:
                 fn = a.grad_fn
                 if fn is None:
-                    fn = a._accumulator()
-                    edges.append((fn, 0))
+                    edges.append((a._accumulator(), 0))
                 else:
                     edges.append((fn, a._output_nr))
                 needs.append(True)
             else:
                 edges.append(None)
                 needs.append(False)
-            meta.append(a._data)
         else:
             edges.append(None)
             needs.append(False)
-            meta.append(None)
+            in_meta.append(None)
     node.edges = edges
-    node.in_meta = [(m.shape, m.dtype) if m is not None else None for m in meta]
+    node.in_meta = in_meta
     node.needs_input_grad = needs
     node.seq = next(_seq)
     si = op.save_inputs

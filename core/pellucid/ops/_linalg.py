@@ -143,6 +143,11 @@ def _mat_error(op, sa, sb):
 @tensor_method("matmul")
 def matmul(input, other, *, out=None):
     """Matrix product with NumPy/PyTorch semantics: 1-D operands are vectors, batch dims broadcast."""
+    if out is None and isinstance(input, Tensor) and isinstance(other, Tensor):
+        a, b = input._data, other._data
+        if (a.ndim == 2 and b.ndim == 2 and a.shape[1] == b.shape[0] and a.dtype is b.dtype
+                and type(a) is type(b)):
+            return dispatch(Mm, (input, other))       # the common case, checked inline
     _check_operands("matmul", input, other)
     a, b = input._data, other._data
     an, bn = a.ndim, b.ndim

@@ -124,9 +124,13 @@ def _unary(name, fn, grad, *, save=None, promote="float", kinds="buif", aliases=
     attrs["backward"] = staticmethod(quietly(backward))
     op = type("".join(p.capitalize() for p in name.split("_")), (Op,), attrs)
 
+    check = kinds != "buif"
+
     def function(input, *, out=None):
-        if kinds != "buif":
+        if check:
             _require_kinds(name, input, kinds)
+        if out is None:
+            return dispatch(op, (input,))
         return write_out(name, dispatch(op, (input,)), out)
 
     def function_(input):

@@ -209,8 +209,13 @@ def _reduce(op, input, dim, keepdim, dtype, name, op_all=None):
     return dispatch(op, (input,), (dims, keepdim, _np_dtype(dtype)))
 
 
+_WHOLE = (None, False, None)
+
+
 @tensor_method("sum")
 def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
+    if dim is None and not keepdim and dtype is None and out is None:
+        return dispatch(SumAll, (input,), _WHOLE)
     return _into(out, _reduce(Sum, input, dim, keepdim, dtype, "sum", SumAll))
 
 
