@@ -554,3 +554,25 @@ def test_deep_copy_of_parameters():
     q = copy.deepcopy(p)
     assert isinstance(q, pnn.Parameter) and q.requires_grad
     assert not np.shares_memory(p._data, q._data)
+
+
+def test_legacy_backward_hook_sees_last_op_and_cannot_mix():
+    def build(lib):
+        class Mul(lib.nn.Module):
+            def forward(self, a, b):
+                return (a + 1) * b
+        return Mul()
+    t, p = build(torch), build(pellucid)
+    recs = []
+    for m in (t, p):
+        rec = {}
+        m.register_backward_hook(lambda mod, gi, go, rec=rec: rec.update(
+            gin=[g.detach().clone() for g in gi], gout=[g.detach().clone() for g in go]))
+        recs.append(rec)
+    a, b = np.ones((2, 3), np.float32) * 2, np.arange(6, dtype=np.float32).reshape(2, 3)
+    with pytest.warns(FutureWarning):
+        t(to_torch(a, True), to_torch(b, True)).sum().backward()
+    p(to_pellucid(a, True), to_pellucid(b, True)).sum().backward()
+    _compare_records(recs[1], recs[0])
+    with pytest.raises(RuntimeError, match="Cannot use both"):
+        p.register_full_backward_hook(lambda *args: None)

@@ -3,7 +3,6 @@ and normalize; `pad` lives in _padding and is exported from here too."""
 import numpy as np
 
 from ... import _backend
-from ... import _dtype as D
 from ..._dispatch import Op, dispatch
 from ..._grad_mode import no_grad
 from ..._tensor import Tensor

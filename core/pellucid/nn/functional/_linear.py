@@ -14,7 +14,6 @@ def _einsum(F, eq, *operands):
 class Linear(Op):
     """y = x @ W.T + b over the last dim of x."""
     name = "linear"
-    backward_name = "AddmmBackward0"
     save_inputs = (0, 1)
 
     @staticmethod

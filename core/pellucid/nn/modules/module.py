@@ -12,7 +12,6 @@ from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
 
 from ... import _backend
-from ... import _dtype as D
 from ..._dispatch import Op, dispatch
 from ..._grad_mode import no_grad, state as _grad_state
 from ..._tensor import Tensor
@@ -174,6 +173,17 @@ class _BackwardHookIdentity(Op):
     @staticmethod
     def backward(ctx, F, *grads):
         return grads
+
+
+class _LegacyHook:
+    """A module's legacy backward hook, attached to the last op of its forward."""
+
+    def __init__(self, hook, module):
+        self.hook = hook
+        self.module = module
+
+    def __call__(self, grad_inputs, grad_outputs):
+        return self.hook(self.module, grad_inputs, grad_outputs)
 
 
 def _live_tensors(args):
@@ -587,6 +597,9 @@ class Module:
     def register_full_backward_hook(self, hook, prepend=False):
         """`hook(module, grad_input, grad_output)` when the gradients of the module's tensor
         inputs are computed; it may return new grad_input."""
+        if self._is_full_backward_hook is False:
+            raise RuntimeError("Cannot use both regular backward hooks and full backward hooks on a "
+                               "single Module. Please use only one of them.")
         self.__dict__["_is_full_backward_hook"] = True
         handle = RemovableHandle(self._backward_hooks)
         self._backward_hooks[handle.id] = hook
@@ -594,8 +607,26 @@ class Module:
             self._backward_hooks.move_to_end(handle.id, last=False)
         return handle
 
+    def register_backward_hook(self, hook):
+        """Deprecated (use register_full_backward_hook): `hook(module, grad_input, grad_output)` on
+        the last op of forward, so grad_input holds the gradients of that op's inputs."""
+        if self._is_full_backward_hook is True:
+            raise RuntimeError("Cannot use both regular backward hooks and full backward hooks on a "
+                               "single Module. Please use only one of them.")
+        self.__dict__["_is_full_backward_hook"] = False
+        handle = RemovableHandle(self._backward_hooks)
+        self._backward_hooks[handle.id] = hook
+        return handle
+
     def _get_backward_hooks(self):
-        return list(_global_backward_hooks.values()) + list(self._backward_hooks.values())
+        """(full hooks, legacy hooks) to run for this call."""
+        full = list(_global_backward_hooks.values())
+        legacy = []
+        if self._is_full_backward_hook is True:
+            full += list(self._backward_hooks.values())
+        elif self._is_full_backward_hook is False:
+            legacy = list(self._backward_hooks.values())
+        return full, legacy
 
     def _get_backward_pre_hooks(self):
         return list(_global_backward_pre_hooks.values()) + list(self._backward_pre_hooks.values())
@@ -672,7 +703,8 @@ class Module:
                         args = res if isinstance(res, tuple) else (res,)
 
             bw_hook = None
-            full_hooks = self._get_backward_hooks() if (self._backward_hooks or _global_backward_hooks) else []
+            full_hooks, legacy_hooks = (self._get_backward_hooks()
+                                        if (self._backward_hooks or _global_backward_hooks) else ([], []))
             pre_hooks = (self._get_backward_pre_hooks()
                          if (self._backward_pre_hooks or _global_backward_pre_hooks) else [])
             if full_hooks or pre_hooks:
@@ -698,6 +730,14 @@ class Module:
                         f"tuple of Tensors but received {type(result)}", stacklevel=2)
                 else:
                     result = bw_hook.setup_output_hook(result)
+            if legacy_hooks:
+                var = result
+                while not isinstance(var, Tensor):
+                    var = next(v for v in var.values() if isinstance(v, Tensor)) if isinstance(var, dict) \
+                        else var[0]
+                if var.grad_fn is not None:
+                    for hook in legacy_hooks:
+                        var.grad_fn.register_hook(_LegacyHook(hook, self))
             return result
         except Exception:
             for hook_id, hook in (*_global_forward_hooks.items(), *self._forward_hooks.items()):
