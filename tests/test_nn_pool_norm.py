@@ -353,7 +353,8 @@ def test_group_norm(groups, shape, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_instance_norm(dtype):
-    _compare(lambda x, w, b: F.instance_norm(x, weight=w, bias=b), lambda x, w, b: TF.instance_norm(x, weight=w, bias=b),
+    _compare(lambda x, w, b: F.instance_norm(x, weight=w, bias=b),
+             lambda x, w, b: TF.instance_norm(x, weight=w, bias=b),
              [_rand(2, 3, 4, 5), _rand(3, seed=1), _rand(3, seed=2)], dtype)
     rm, rv = _rand(3, seed=3), np.abs(_rand(3, seed=4)) + 0.5
     _compare(lambda x: F.instance_norm(x, pellucid.tensor(rm.astype(dtype)), pellucid.tensor(rv.astype(dtype)),

@@ -13,8 +13,6 @@ closed form  dx = invstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)).
 """
 import math
 
-import numpy as np
-
 from ... import _backend
 from ..._dispatch import Op, dispatch
 from ..._tensor import Tensor

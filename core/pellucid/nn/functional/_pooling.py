@@ -14,8 +14,6 @@ from ..._dispatch import NO_CTX, Op, dispatch
 from ..._tensor import Tensor
 from ._conv import LinearMap, _sub
 
-_DIM_NAME = {1: "1D", 2: "2D", 3: "3D"}
-
 
 def _xp(a):
     return _backend.xp_of(a)
