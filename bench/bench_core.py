@@ -24,19 +24,24 @@ def small_op_cases():
     a = np.random.default_rng(0).standard_normal((16, 16)).astype(np.float32)
     cases = []
     for rg in (False, True):
-        px, py = pellucid.tensor(a, requires_grad=rg), pellucid.tensor(a + 1, requires_grad=rg)
-        tx, ty = torch.tensor(a, requires_grad=rg), torch.tensor(a + 1, requires_grad=rg)
-        tag = " (grad)" if rg else ""
-        cases += [
-            ("add" + tag, lambda: px + py, lambda: tx + ty),
-            ("mul" + tag, lambda: px * py, lambda: tx * ty),
-            ("matmul" + tag, lambda: px @ py, lambda: tx @ ty),
-            ("relu" + tag, lambda: px.relu(), lambda: tx.relu()),
-            ("sum" + tag, lambda: px.sum(), lambda: tx.sum()),
-            ("x[0]" + tag, lambda: px[0], lambda: tx[0]),
-            ("reshape" + tag, lambda: px.reshape(256), lambda: tx.reshape(256)),
-        ]
+        cases += _cases_for(a, rg)
     return cases
+
+
+def _cases_for(a, rg):
+    # a function per requires_grad setting, so each lambda closes over its own tensors
+    px, py = pellucid.tensor(a, requires_grad=rg), pellucid.tensor(a + 1, requires_grad=rg)
+    tx, ty = torch.tensor(a, requires_grad=rg), torch.tensor(a + 1, requires_grad=rg)
+    tag = " (grad)" if rg else ""
+    return [
+        ("add" + tag, lambda: px + py, lambda: tx + ty),
+        ("mul" + tag, lambda: px * py, lambda: tx * ty),
+        ("matmul" + tag, lambda: px @ py, lambda: tx @ ty),
+        ("relu" + tag, lambda: px.relu(), lambda: tx.relu()),
+        ("sum" + tag, lambda: px.sum(), lambda: tx.sum()),
+        ("x[0]" + tag, lambda: px[0], lambda: tx[0]),
+        ("reshape" + tag, lambda: px.reshape(256), lambda: tx.reshape(256)),
+    ]
 
 
 def chain(lib, x, n=100):

@@ -277,8 +277,8 @@ def view(input, *shape):
 @tensor_method("reshape")
 def reshape(input, *shape):
     shape = _infer_shape(_size_args(shape, "reshape"), input._data.size, "reshape")
-    if shape == input._data.shape:
-        return view_op(View, input, (shape,))
+    if shape == input._data.shape or input._data.flags.c_contiguous:
+        return view_op(View, input, (shape,))      # contiguous: always a view, no aliasing check
     return view_op(Reshape, input, (shape,))
 
 
