@@ -249,6 +249,23 @@ class Tensor:
     def __dlpack_device__(self):
         return self._data.__dlpack_device__()
 
+    def __deepcopy__(self, memo):
+        if not self.is_leaf:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the "
+                               "deepcopy protocol at the moment. If you were attempting to deepcopy a module, "
+                               "this may be because of a torch.nn.utils.weight_norm usage.")
+        done = memo.get(id(self))
+        if done is not None:
+            return done
+        import copy
+        new = Tensor._make(self._data.copy())
+        new._requires_grad = self._requires_grad
+        new._name = self._name
+        memo[id(self)] = new
+        if self.grad is not None:
+            new.grad = copy.deepcopy(self.grad, memo)
+        return new
+
     def __reduce_ex__(self, protocol):
         raise TypeError(
             "pellucid tensors are not pickled (unpickling can run code). Use pellucid.save / "

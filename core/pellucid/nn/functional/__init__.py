@@ -10,3 +10,4 @@ from ._normalization import *  # noqa: F401,F403
 from ._vision import *  # noqa: F401,F403
 from ._attention import *  # noqa: F401,F403
 from ._rnn import *  # noqa: F401,F403
+from ._padding import *  # noqa: F401,F403
