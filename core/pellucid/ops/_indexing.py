@@ -1174,17 +1174,6 @@ def argwhere(input):
     return dispatch(Nonzero, (input,))
 
 
-def where(condition, input=None, other=None, *, out=None):
-    """`where(condition)` is `nonzero(condition, as_tuple=True)`; the three-argument form is the
-    elementwise selection of the pointwise ops."""
-    if input is None and other is None:
-        if not isinstance(condition, Tensor):
-            raise TypeError(f"where(): argument 'condition' must be Tensor, not {type(condition).__name__}")
-        return nonzero(condition, as_tuple=True)
-    from . import _pointwise
-    return _pointwise.where(condition, input, other, out=out)
-
-
 __all__ = ['argwhere', 'gather', 'index_add', 'index_copy', 'index_fill', 'index_put', 'index_put_zeros',
            'index_select', 'masked_fill', 'masked_scatter', 'masked_select', 'nonzero', 'put', 'scatter',
-           'scatter_add', 'scatter_reduce', 'take', 'take_along_dim', 'where']
+           'scatter_add', 'scatter_reduce', 'take', 'take_along_dim']

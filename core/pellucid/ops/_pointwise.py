@@ -969,8 +969,8 @@ def where(condition, input=None, other=None, *, out=None):
     With only `condition`: the indices of its nonzero elements, one tensor per dimension."""
     check_tensor(condition, "where", "condition")
     if input is None and other is None:
-        data = condition._data
-        return tuple(Tensor._make(i.astype(np.int64, copy=False)) for i in _xp(data).nonzero(data))
+        from ._indexing import nonzero
+        return nonzero(condition, as_tuple=True)
     if input is None or other is None:
         raise TypeError("where(): expected both 'input' and 'other' (or neither)")
     if condition._data.dtype.kind != "b":
