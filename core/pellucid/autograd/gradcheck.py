@@ -18,7 +18,8 @@ def _flat_outputs(fn, inputs):
 
 
 def _as_f64(t):
-    return np.asarray(_backend.to_numpy(t._data), dtype=np.float64).reshape(-1)
+    # a copy: an output may be a view of the input that is about to be perturbed again
+    return np.array(_backend.to_numpy(t._data), dtype=np.float64).reshape(-1)
 
 
 def _numerical_jacobian(fn, inputs, idx, eps):
