@@ -254,6 +254,8 @@ def _prepare(op, args):
             arrays.append(x)
         elif promote == "float" and type(a) is int and dt.category == 2:
             arrays.append(float(a))
+        elif isinstance(a, np.generic):
+            arrays.append(a.item())      # a NumPy scalar promotes like a Python number, as in PyTorch
         else:
             arrays.append(a)
     return arrays
@@ -444,7 +446,7 @@ def dispatch_inplace(op, self, args, params=()):
         raise RuntimeError(
             f"{op.name}_: a leaf Variable that requires grad is being used in an in-place operation. "
             "Wrap the update in `with pellucid.no_grad():` or operate on a clone.")
-    if needs_grad and self._base is not None and self._base._requires_grad:
+    if needs_grad and self._base is not None:
         return _inplace_on_view(op, self, args, params)
     all_args = (self,) + tuple(args)
     arrays = _prepare(op, all_args)
@@ -505,10 +507,10 @@ def _move_retain(t, node):
 def _write_into(self, out):
     data = self._data
     if out is not data:
-        if data.shape != getattr(out, "shape", ()):
+        oshape = getattr(out, "shape", ())
+        if oshape and data.shape != oshape:
             try:
-                np.broadcast_shapes(getattr(out, "shape", ()), data.shape)
-                ok = np.broadcast_shapes(getattr(out, "shape", ()), data.shape) == data.shape
+                ok = np.broadcast_shapes(oshape, data.shape) == data.shape
             except ValueError:
                 ok = False
             if not ok:
