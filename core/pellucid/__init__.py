@@ -17,7 +17,7 @@ from ._grad_mode import (no_grad, enable_grad, set_grad_enabled, inference_mode,
                          is_grad_enabled, is_inference_mode_enabled)
 from ._random import (Generator, manual_seed, seed, initial_seed, get_rng_state,  # noqa: F401
                       set_rng_state, default_generator)
-from ._tensor_str import set_printoptions  # noqa: F401
+from ._tensor_str import set_printoptions, get_printoptions, printoptions  # noqa: F401
 from .ops import *  # noqa: F401,F403
 from .ops import range_ as range  # noqa: F401
 from . import autograd, cuda, ops  # noqa: F401
@@ -70,7 +70,7 @@ def can_cast(from_, to):
 def is_nonzero(input):
     if input.numel() != 1:
         raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
-    return bool(input.item() != 0)
+    return _builtins.bool(input.item() != 0)
 from . import optim  # noqa: E402,F401
 from . import utils  # noqa: E402,F401
 from .serialization import save, load  # noqa: E402,F401

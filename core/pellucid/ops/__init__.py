@@ -1,5 +1,5 @@
 """pellucid's ops, one family per module. Importing this package attaches the methods to Tensor."""
-from ._conversion import clone, contiguous, cast  # noqa: F401
+from ._conversion import clone, contiguous, cast, fill_, zero_  # noqa: F401
 from ._creation import *  # noqa: F401,F403
 from ._creation import range_  # noqa: F401
 from ._arith import *  # noqa: F401,F403
