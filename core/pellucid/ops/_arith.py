@@ -219,6 +219,7 @@ class Mul(Op):
     name = "mul"
     promote = "common"
     save_inputs = True
+    saved_for = ((1,), (0,))         # d/da reads b, d/db reads a
 
     @staticmethod
     def forward(ctx, a, b):
@@ -241,6 +242,7 @@ class Div(Op):
     name = "div"
     promote = "float"
     save_inputs = True
+    saved_for = ((1,), (0, 1))
 
     @staticmethod
     def forward(ctx, a, b):
