@@ -181,12 +181,15 @@ def test_max_unpool_and_lp_pool():
     _compare(lambda v: F.max_unpool2d(v, pi, 2), lambda v: TF.max_unpool2d(v, ti, 2), [tv.numpy()])
     _compare(lambda v: F.max_unpool2d(v, pi, 2, output_size=(7, 9)),
              lambda v: TF.max_unpool2d(v, ti, 2, output_size=(7, 9)), [tv.numpy()])
+    v = _leaf((1, 3, 3, 4))
+    assert gradgradcheck(lambda v: F.max_unpool2d(v, pi[:1], 2) ** 2, (v,))
     x1 = _rand(2, 3, 8)
     tv, ti = TF.max_pool1d(torch.tensor(x1), 2, return_indices=True)
     _, pi = F.max_pool1d(pellucid.tensor(x1), 2, return_indices=True)
     _compare(lambda v: F.max_unpool1d(v, pi, 2), lambda v: TF.max_unpool1d(v, ti, 2), [tv.numpy()])
     pos = np.abs(_rand(2, 3, 7, 6)) + 0.1
     _compare(lambda x: F.lp_pool2d(x, 2.0, 2), lambda x: TF.lp_pool2d(x, 2.0, 2), [pos])
+    assert gradcheck(lambda x: F.lp_pool2d(x, 3.0, 2, stride=1), (pellucid.tensor(pos[:1, :1], requires_grad=True),))
     _compare(lambda x: F.lp_pool1d(x, 3.0, 3, stride=2), lambda x: TF.lp_pool1d(x, 3.0, 3, stride=2), [pos[0]])
 
 
