@@ -156,8 +156,9 @@ def _backward_arrays(x, w, g, mean, invstd, spec, fixed, needs, param_shape):
             inv_count = gxhat.dtype.type(1.0 / spec.count)
             m1 = _sum_kept(gxhat, red_kept) * inv_count
             m2 = _sum_kept(gxhat, red_kept, xhat) * inv_count
+            # (dxhat - m1 - xhat * m2) * invstd, written into xhat's buffer
             xhat *= m2
-            gx = gxhat - xhat
+            gx = _xp(xhat).subtract(gxhat, xhat, out=xhat)
             gx -= m1
             gx *= invstd
         gx = gx.reshape(x.shape)
