@@ -150,7 +150,7 @@ def test_off_costs_nothing_but_the_flag(monkeypatch):
         raise AssertionError("anomaly machinery ran while off")
 
     monkeypatch.setattr(anomaly_mode, "user_frame", forbidden)
-    monkeypatch.setattr(anomaly_mode, "_bad_count", forbidden)
+    monkeypatch.setattr(anomaly_mode.tripwire, "first_nonfinite", forbidden)
     assert _dispatch.hooked is False and _dispatch.listeners() == ()
     x = pellucid.tensor([-1.0, 0.0], requires_grad=True)
     with np.errstate(all="ignore"):

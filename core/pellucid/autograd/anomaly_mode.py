@@ -3,54 +3,17 @@ Inf raises, naming the op and the user's source line that created it.
 
 It is a listener on the dispatch point (the same mechanism the recorder uses), so it costs
 nothing when off."""
-import math
-
-import numpy as np
-
 from .. import _dispatch
 from . import engine
 from .._source import user_frame
-
-
-class AnomalyError(RuntimeError):
-    """Raised by anomaly mode; carries `op`, `phase`, `source` (file, line) and `summaries`."""
-
-    def __init__(self, message, op=None, phase=None, source=None, summaries=None):
-        super().__init__(message)
-        self.op = op
-        self.phase = phase
-        self.source = source
-        self.summaries = summaries or []
-
-
-def _bad_count(arr):
-    if arr is None or getattr(arr, "dtype", None) is None or arr.dtype.kind != "f":
-        return 0
-    xp = np if type(arr) is np.ndarray else __import__("cupy")
-    return int(arr.size - xp.isfinite(arr).sum())
-
-
-def describe(arr):
-    """A one-line summary of an array for error messages."""
-    if arr is None:
-        return "None"
-    if not hasattr(arr, "dtype"):
-        return repr(arr)
-    a = np.asarray(arr.get() if hasattr(arr, "get") else arr)
-    s = f"shape={list(a.shape)} dtype={a.dtype}"
-    if a.size and a.dtype.kind in "fiub":
-        af = a.astype(np.float64)
-        fin = af[np.isfinite(af)]
-        nan = int(np.isnan(af).sum())
-        inf = int(np.isinf(af).sum())
-        if fin.size:
-            s += f" min={fin.min():.4g} max={fin.max():.4g} mean={fin.mean():.4g}"
-        if nan or inf:
-            s += f" nan={nan} inf={inf}"
-    return s
+from ..debug import tripwire
+from ..debug.tripwire import AnomalyError  # noqa: F401  (re-exported: pellucid.autograd.anomaly_mode.AnomalyError)
 
 
 class _AnomalyListener:
+    """Remembers where each op was called (source line and module path) and trips on the first
+    NaN/Inf, through the same tripwire the recorder uses."""
+
     def __init__(self, check_nan=True):
         self.check_nan = check_nan
 
@@ -59,46 +22,31 @@ class _AnomalyListener:
 
     def on_op(self, op, args, params, result, node, elapsed):
         src = user_frame()
+        module = tripwire.module_path()
         if node is not None:
             node.anomaly_trace = src
+            node.anomaly_module = module
         if not self.check_nan:
             return
         outs = result if isinstance(result, tuple) else (result,)
-        for o in outs:
-            if isinstance(o, _dispatch.Tensor) and _bad_count(o._data):
-                ins = [describe(a._data) if isinstance(a, _dispatch.Tensor) else repr(a) for a in args]
-                step = getattr(engine.running, "node", None)
-                if step is not None:
-                    # an op inside a backward formula (create_graph): blame the backward step
-                    trace = step.anomaly_trace
-                    where = f"{trace[0]}:{trace[1]}" if trace else "<unknown>"
-                    fwd = step.op.name if step.op is not None else step.name()
-                    raise AnomalyError(
-                        f"Function '{step.name()}' returned nan or inf values (in its '{op.name}' "
-                        f"step; backward of '{fwd}', whose forward was called at {where}).\n"
-                        f"  value: {describe(o._data)}\n  operands: " + "; ".join(ins),
-                        op=fwd, phase="backward", source=trace, summaries=ins)
-                where = f"{src[0]}:{src[1]}" if src else "<unknown>"
-                raise AnomalyError(
-                    f"Function '{op.name}' returned nan or inf values in its output (forward), "
-                    f"created at {where}.\n  output: {describe(o._data)}\n  inputs: " + "; ".join(ins),
-                    op=op.name, phase="forward", source=src, summaries=ins)
+        if tripwire.first_nonfinite(outs) is None:
+            return
+        step = getattr(engine.running, "node", None)
+        if step is not None:
+            # an op inside a backward formula (create_graph): blame the backward step
+            fwd = step.op.label if step.op is not None else step.name()
+            raise tripwire.backward_error(step.name(), fwd, getattr(step, "anomaly_module", ""),
+                                          step.anomaly_trace, list(outs), list(args), inner_op=op.label)
+        raise tripwire.forward_error(op.label, module, src, list(outs), list(args))
 
     def on_backward(self, node, grads_in, grads_out, elapsed):
         if not self.check_nan or not grads_out:
             return
-        for i, g in enumerate(grads_out):
-            arr = g._data if isinstance(g, _dispatch.Tensor) else g
-            if arr is not None and _bad_count(arr):
-                src = node.anomaly_trace
-                where = f"{src[0]}:{src[1]}" if src else "<unknown>"
-                fwd = node.op.name if node.op is not None else node.name()
-                ins = [describe(x._data if isinstance(x, _dispatch.Tensor) else x) for x in grads_in]
-                raise AnomalyError(
-                    f"Function '{node.name()}' returned nan or inf values in its {i}th output "
-                    f"(backward of '{fwd}', whose forward was called at {where}).\n"
-                    f"  gradient: {describe(arr)}\n  incoming gradients: " + "; ".join(ins),
-                    op=fwd, phase="backward", source=src, summaries=ins)
+        if tripwire.first_nonfinite(grads_out) is None:
+            return
+        fwd = node.op.label if node.op is not None else node.name()
+        raise tripwire.backward_error(node.name(), fwd, getattr(node, "anomaly_module", ""),
+                                      node.anomaly_trace, list(grads_out), list(grads_in or ()))
 
 
 _active = []
