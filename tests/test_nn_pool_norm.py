@@ -98,6 +98,21 @@ def test_max_pool_ties_nan_and_unbatched():
     assert tuple(p.shape) == (3, 3, 2)
 
 
+def test_max_pool_windows_of_minus_inf_pick_an_input_position():
+    # padding never wins: a window whose values are all -inf points at its first real position
+    for shape, args in [((1, 2, 4, 5), (3, 2, 1)), ((2, 1, 5, 5), ((3, 2), 1, (1, 1), (2, 1)))]:
+        x = np.full(shape, -np.inf)
+        x.reshape(-1)[-1] = 1.0
+        px, tx = pellucid.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        (pv, pi), (tv, ti) = F.max_pool2d(px, *args, return_indices=True), TF.max_pool2d(tx, *args,
+                                                                                        return_indices=True)
+        np.testing.assert_array_equal(pv.detach().numpy(), tv.detach().numpy())
+        np.testing.assert_array_equal(pi.numpy(), ti.numpy())
+        pv.sum().backward()
+        tv.sum().backward()
+        np.testing.assert_array_equal(px.grad.numpy(), tx.grad.numpy())
+
+
 def test_max_pool_integer_input():
     x = np.arange(32).reshape(1, 2, 4, 4) * 7 % 11
     p = F.max_pool2d(pellucid.tensor(x), 2, padding=1)

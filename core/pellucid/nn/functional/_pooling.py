@@ -159,6 +159,43 @@ def _selector(xp, values):
     return lambda mask, v: v * mask
 
 
+def _max_arg(xp, xpad, slices, out, nan_aware):
+    """Running maximum over the offset slices into `out`, returning the winning offset per output.
+
+    Branch-free (np.where with data-dependent masks is slow): the winning offset only grows,
+    so a running maximum of better * k tracks the first maximum (or, nan_aware, the last NaN)."""
+    arg = xp.zeros(out.shape, dtype=_arg_dtype(len(slices)))
+    scaled = xp.empty_like(arg)
+    for kidx, sl in enumerate(slices[1:], 1):
+        v = xpad[sl]
+        better = v > out
+        if nan_aware:
+            better |= xp.isnan(v)
+        xp.multiply(better.view(np.uint8) if arg.dtype == np.uint8 else better, arg.dtype.type(kidx), out=scaled)
+        xp.maximum(arg, scaled, out=arg)
+        xp.maximum(out, v, out=out)
+    return arg
+
+
+def _first_inside_when_padding_wins(xp, arg, in_sp, kernel, stride, pad, dil, out_sp):
+    """A window whose real values all equal the padding value (-inf) picks its first in-bounds
+    position, as PyTorch's kernel (which starts from there) does, not a padding slot."""
+    nd = len(kernel)
+    offs = xp.unravel_index(arg.astype(np.int64), kernel)
+    inside = None
+    first = None
+    for i in range(nd):
+        shape = [1] * (2 + nd)
+        shape[2 + i] = out_sp[i]
+        base = (xp.arange(out_sp[i], dtype=np.int64) * stride[i] - pad[i]).reshape(shape)
+        pos = base + offs[i] * dil[i]
+        ok = (pos >= 0) & (pos < in_sp[i])
+        inside = ok if inside is None else inside & ok
+        first_i = xp.maximum((-base + dil[i] - 1) // dil[i], 0)
+        first = first_i if first is None else first * kernel[i] + first_i
+    return xp.where(inside, arg, first.astype(arg.dtype))
+
+
 class _MaxPoolNd(Op):
     multi_output = True
 
@@ -175,18 +212,14 @@ class _MaxPoolNd(Op):
             for sl in slices[1:]:
                 xp.maximum(out, xpad[sl], out=out)
             return (out,)
-        # branch-free updates (np.where with data-dependent masks is slow): the winning offset
-        # only grows, so a running maximum of better*k tracks the arg-max
-        arg = xp.zeros(out.shape, dtype=_arg_dtype(len(slices)))
-        is_float = x.dtype.kind == "f"
-        for kidx, sl in enumerate(slices[1:], 1):
-            v = xpad[sl]
-            better = v > out
-            if is_float:
-                better |= xp.isnan(v)
-            xp.maximum(arg, better.astype(arg.dtype) * arg.dtype.type(kidx), out=arg)
-            # NaN propagates through maximum, as it wins in PyTorch's kernel
-            xp.maximum(out, v, out=out)
+        arg = _max_arg(xp, xpad, slices, out, nan_aware=False)
+        # NaN propagates through maximum (it wins in PyTorch's kernel too); only then is the
+        # slower NaN-aware arg-max needed
+        if x.dtype.kind == "f" and bool(xp.isnan(out).any()):
+            out = xpad[slices[0]].copy()
+            arg = _max_arg(xp, xpad, slices, out, nan_aware=True)
+        if any(pad) and bool((out == _lowest(x.dtype)).any()):
+            arg = _first_inside_when_padding_wins(xp, arg, in_sp, kernel, stride, pad, dil, out_sp)
         ctx.arg = arg
         ctx.in_sp = in_sp
         if with_indices:
