@@ -11,7 +11,7 @@ from .. import _dtype as D
 from .._dispatch import Op, dispatch, dispatch_inplace
 from .._special import erf as _erf_cpu, erfc as _erfc_cpu
 from .._tensor import Tensor
-from ._F import TENSOR
+from ._F import ArrayNS, TENSOR
 from ._arith import (Pow, as_grad_dtype, npcall, quietly, wrap_int_scalars, wrap_out_of_range,
                      write_out)
 from ._registry import check_tensor, tensor_method
@@ -215,7 +215,14 @@ def _abs_fwd(a):
 
 
 def _relu_grad(F, g, x, out):
-    # PyTorch's threshold_backward: zero where the result is <= 0 (NaN passes the gradient)
+    # PyTorch's threshold_backward: zero where the result is <= 0 (NaN passes the gradient).
+    # On arrays a multiply by the mask is ~10x faster than a data-dependent where; it differs only
+    # where g holds inf/NaN at a zeroed position, which the finite check below sends to `where`.
+    if isinstance(F, ArrayNS) and getattr(g, "ndim", 0):
+        keep = ~(out <= 0)
+        r = g * keep
+        if F.xp.isfinite(r.sum()):
+            return r
     return F.where(out <= 0, 0, g)
 
 
