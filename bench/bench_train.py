@@ -62,7 +62,6 @@ def loader_epoch_fn(lib, n=60000):
 def child_peak(framework, kind, steps, threads):
     """Run in a fresh process: peak RSS growth (MiB) over `steps` training steps."""
     _set_threads(threads)
-    import resource
     lib = __import__(framework)
     if framework == "torch":
         lib.set_num_threads(threads)
@@ -72,14 +71,24 @@ def child_peak(framework, kind, steps, threads):
     step = step_fn(lib, kind)
     step()
 
-    def rss():
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    base = rss()
+    def status(field):
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+        return 0
+    # reset the peak-RSS mark to the current RSS (the kernel keeps it across exec otherwise)
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+    base = status("VmRSS")
     for _ in range(steps):
         step()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps({"peak_mib": max(peak - base, 0) / 2**20, "base_mib": base / 2**20}))
+    peak = status("VmHWM")
+    print(json.dumps({"peak_mib": max(peak - base, 0) / 2**20, "base_mib": base / 2**20,
+                      "peak_total_mib": peak / 2**20}))
 
 
 def main():
@@ -109,15 +118,17 @@ def main():
     print(table(rows, unit="ms", scale=1e3))
     print()
     print(table(epoch_rows, unit="s", scale=1))
-    print("\n| peak memory growth over 50 steps | pellucid (MiB) | PyTorch (MiB) | ratio |\n|---|---:|---:|---:|")
+    print("\n| peak memory, 50 training steps | pellucid process peak (MiB) | PyTorch process peak (MiB) | ratio "
+          "| pellucid growth during steps | PyTorch growth during steps |\n|---|---:|---:|---:|---:|---:|")
     for kind in ("mlp", "conv"):
         res = {}
         for fw in ("pellucid", "torch"):
             out = subprocess.run([sys.executable, __file__, "--threads", str(args.threads), "--child", fw, kind, "50"],
                                  capture_output=True, text=True, check=True)
-            res[fw] = json.loads(out.stdout.strip().splitlines()[-1])["peak_mib"]
-        ratio = res["pellucid"] / res["torch"] if res["torch"] > 0 else float("nan")
-        print(f"| {kind} | {res['pellucid']:.1f} | {res['torch']:.1f} | {ratio:.2f} |")
+            res[fw] = json.loads(out.stdout.strip().splitlines()[-1])
+        p, t = res["pellucid"], res["torch"]
+        print(f"| {kind} | {p['peak_total_mib']:.1f} | {t['peak_total_mib']:.1f} | "
+              f"{p['peak_total_mib'] / t['peak_total_mib']:.2f} | {p['peak_mib']:.1f} | {t['peak_mib']:.1f} |")
 
 
 if __name__ == "__main__":

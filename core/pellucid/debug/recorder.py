@@ -436,8 +436,8 @@ class Recorder:
                     info0 = it.tensors[fstep.outputs[0]]
                     if info0.scalar is not None:
                         it.loss = info0.scalar
-                if self.values != "structure":
-                    step.grads_in = tuple(summarize(_arr(g)) if g is not None else None for g in grads_in)
+                # incoming gradients are the grads_out of the steps that ran before (recorded there)
+                step.grads_in = tuple(None if g is None else {"shape": list(_arr(g).shape)} for g in grads_in)
                 outs = []
                 for i, g in enumerate(grads_out or ()):
                     if g is None:

@@ -22,35 +22,46 @@ def summarize(arr, bins=HIST_BINS, exact_limit=EXACT_LIMIT):
         return out
     if a.dtype.kind == "b":
         t = int(np.count_nonzero(a))
-        out.update(min=float(t < n and 0 or 1), max=float(t > 0), mean=t / n, true=t)
+        out.update(min=float(t == n), max=float(t > 0), mean=t / n, true=t)
         return out
     flat = a.reshape(-1)
-    if a.dtype.kind == "f":
+    if a.dtype.kind != "f":
+        flat = flat.astype(np.float64)
+    elif flat.dtype != np.float64 and flat.dtype != np.float32:
+        flat = flat.astype(np.float32)
+    total = float(flat.sum(dtype=np.float64))
+    if not math.isfinite(total):
+        # rare: count NaN/Inf exactly and summarise the finite part
         finite = np.isfinite(flat)
         nfin = int(np.count_nonzero(finite))
-        if nfin != n:
-            nan = int(np.count_nonzero(np.isnan(flat)))
+        nan = int(np.count_nonzero(np.isnan(flat)))
+        if nan:
             out["nan"] = nan
+        if n - nfin - nan:
             out["inf"] = n - nfin - nan
-            flat = flat[finite]
+        flat = flat[finite]
         if flat.size == 0:
             return out
-    out["min"] = float(flat.min())
-    out["max"] = float(flat.max())
-    sample = flat if flat.size <= exact_limit else flat[:: int(math.ceil(flat.size / exact_limit))]
-    s = sample.astype(np.float64, copy=False)
-    mean = float(s.mean())
+        total = float(flat.sum(dtype=np.float64))
+    m = flat.size
+    lo = float(flat.min())
+    hi = float(flat.max())
+    mean = total / m
+    sq = float(np.dot(flat, flat)) if flat.dtype.kind == "f" else float((flat * flat).sum())
+    out["min"] = lo
+    out["max"] = hi
     out["mean"] = mean
-    out["std"] = float(s.std())
-    out["norm"] = float(np.sqrt(np.dot(s, s) * (flat.size / s.size)))
-    if flat.size != sample.size:
+    out["std"] = math.sqrt(max(sq / m - mean * mean, 0.0))
+    out["norm"] = math.sqrt(sq)
+    sample = flat if m <= exact_limit else flat[:: int(math.ceil(m / exact_limit))]
+    if m != sample.size:
         out["sampled"] = int(sample.size)
-    lo, hi = out["min"], out["max"]
     if hi > lo:
-        counts, edges = np.histogram(s, bins=bins, range=(lo, hi))
-        out["hist"] = {"counts": counts.tolist(), "lo": lo, "hi": hi}
+        idx = ((sample - lo) * (bins / (hi - lo))).astype(np.intp)
+        np.minimum(idx, bins - 1, out=idx)
+        out["hist"] = {"counts": np.bincount(idx, minlength=bins).tolist(), "lo": lo, "hi": hi}
     else:
-        out["hist"] = {"counts": [int(s.size)], "lo": lo, "hi": hi}
+        out["hist"] = {"counts": [int(sample.size)], "lo": lo, "hi": hi}
     return out
 
 
