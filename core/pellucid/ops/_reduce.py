@@ -1041,19 +1041,24 @@ def _rev_cumsum(F, x, dim):
     return xp.flip(xp.cumsum(xp.flip(x, dim), axis=dim), dim)
 
 
+def _scan(fn_name, ctx, a, dim, np_dtype):
+    """cumsum/cumprod forward: integer inputs scan in int64, float16 accumulates in float32."""
+    ctx.dim = dim
+    np_dtype = _int_result(a, np_dtype)
+    if a.ndim == 0:
+        return a.astype(np_dtype or a.dtype, copy=True)
+    fn = getattr(_xp(a), fn_name)
+    if np_dtype is None and a.dtype == np.float16:
+        return fn(a, axis=dim, dtype=np.float32).astype(np.float16)
+    return fn(a, axis=dim, dtype=np_dtype)
+
+
 class CumSum(Op):
     name = "cumsum"
 
     @staticmethod
     def forward(ctx, a, dim, np_dtype):
-        ctx.dim = dim
-        np_dtype = _int_result(a, np_dtype)
-        if a.ndim == 0:
-            return a.astype(np_dtype or a.dtype, copy=True)
-        xp = _xp(a)
-        if np_dtype is None and a.dtype == np.float16:
-            return xp.cumsum(a, axis=dim, dtype=np.float32).astype(np.float16)
-        return xp.cumsum(a, axis=dim, dtype=np_dtype)
+        return _scan("cumsum", ctx, a, dim, np_dtype)
 
     @staticmethod
     def backward(ctx, F, g):
@@ -1069,14 +1074,7 @@ class CumProd(Op):
 
     @staticmethod
     def forward(ctx, a, dim, np_dtype):
-        ctx.dim = dim
-        np_dtype = _int_result(a, np_dtype)
-        if a.ndim == 0:
-            return a.astype(np_dtype or a.dtype, copy=True)
-        xp = _xp(a)
-        if np_dtype is None and a.dtype == np.float16:
-            return xp.cumprod(a, axis=dim, dtype=np.float32).astype(np.float16)
-        return xp.cumprod(a, axis=dim, dtype=np_dtype)
+        return _scan("cumprod", ctx, a, dim, np_dtype)
 
     @staticmethod
     def backward(ctx, F, g):
