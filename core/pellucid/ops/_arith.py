@@ -434,3 +434,29 @@ neg_ = negative_ = _neg_
 
 __all__ = ['add', 'div', 'divide', 'mul', 'multiply', 'neg', 'neg_', 'negative', 'negative_', 'pow', 'rsub', 'sub',
            'subtract', 'true_divide']
+
+
+# The operators skip the keyword handling of the named functions: `a + b` is the hottest call in
+# any model, and PyTorch's operators take no alpha= or out= either.
+def _op_add(self, other):
+    return dispatch(Add, (self, other))
+
+
+def _op_mul(self, other):
+    return dispatch(Mul, (self, other))
+
+
+def _op_truediv(self, other):
+    return dispatch(Div, (self, other))
+
+
+def _op_sub(self, other):
+    if self._data.dtype is _BOOL or type(other) is bool or isinstance(other, Tensor):
+        _no_bool_sub(self, other)
+    return dispatch(Sub, (self, other))
+
+
+Tensor.__add__ = _op_add
+Tensor.__mul__ = _op_mul
+Tensor.__truediv__ = _op_truediv
+Tensor.__sub__ = _op_sub
