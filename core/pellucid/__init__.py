@@ -75,3 +75,4 @@ from . import optim  # noqa: E402,F401
 from . import utils  # noqa: E402,F401
 from .serialization import save, load  # noqa: E402,F401
 from . import linalg  # noqa: F401,E402
+from ._finfo import finfo, iinfo  # noqa: E402,F401

@@ -197,6 +197,9 @@ def render(graph, path, format=None, **kw):
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)      # mkstemp makes it owner-only; give it normal permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

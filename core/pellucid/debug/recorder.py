@@ -16,6 +16,7 @@ import functools
 import itertools
 import threading
 import time
+import weakref
 
 import numpy as np
 
@@ -27,6 +28,13 @@ from . import tripwire
 __all__ = ["record", "Recorder", "Step", "TensorInfo", "Iteration"]
 
 _serials = itertools.count()
+_last_stopped = None      # weak reference to the most recently stopped recorder (notebook panels read it)
+
+
+def last_recorder():
+    """The most recently stopped Recorder that is still alive, or None."""
+    ref = _last_stopped
+    return ref() if ref is not None else None
 
 
 def _module_path():
@@ -217,10 +225,12 @@ class Recorder:
         return self
 
     def stop(self):
+        global _last_stopped
         if self._active:
             _dispatch.remove_listener(self)
             self._active = False
             self._close_iteration()
+            _last_stopped = weakref.ref(self)
         return self
 
     def __enter__(self):
@@ -502,6 +512,9 @@ class Recorder:
         for s in it.steps:
             src = f"{s.source[0].rsplit('/', 1)[-1]}:{s.source[1]}" if s.source else ""
             what = s.op if s.phase == "forward" else s.node
+            if s.phase == "accumulate" and s.inputs:
+                info = it.tensors.get(s.inputs[0])
+                src = f"-> {info.name or info.key}.grad" if info is not None else src
             lines.append(f"{s.index:>5}  {s.phase:<10} {what:<22} {s.module:<24} {src}")
         return "\n".join(lines)
 
