@@ -52,12 +52,18 @@ def _check_operands(op, *tensors, same_dtype=True, allow_bool=False):
             devs = ", ".join(str(x.device) for x in tensors)
             raise RuntimeError(f"{op}: expected all tensors to be on the same device, but found at "
                                f"least two devices ({devs})")
-        if same_dtype and t._data.dtype != first._data.dtype:
+        if same_dtype and t._data.dtype != first._data.dtype and not _autocast_unifies(op, tensors):
             raise RuntimeError(f"{op}: expected all inputs to have the same dtype, but got "
                                f"{first.dtype.name} and {t.dtype.name} (shapes "
                                f"{[list(x.shape) for x in tensors]})")
     if not allow_bool and first._data.dtype == np.bool_:
         raise RuntimeError(f"{op}: not implemented for 'Bool' tensors")
+
+
+def _autocast_unifies(op, tensors):
+    """Inside pellucid.autocast the op's inputs get one dtype before it runs: no mismatch then."""
+    from ..amp.autocast_mode import allows_mixed
+    return allows_mixed(op, *tensors)
 
 
 # ---- matmul and its shape-specific forms ----------------------------------------------------
@@ -1378,3 +1384,20 @@ __all__ = ['addbmm', 'addmm', 'addmv', 'addr', 'baddbmm', 'bmm', 'chain_matmul',
            'det', 'diag_embed', 'dot', 'einsum', 'ger', 'inner', 'inverse', 'kron', 'logdet', 'matmul',
            'matrix_power', 'mm', 'mv', 'outer', 'pinverse', 'slogdet', 'svd', 'tensordot', 'trace',
            'vdot']
+
+
+def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
+    """Pairwise p-norm distances between the rows of x1 (..., P, M) and x2 (..., R, M)."""
+    if x1.dim() < 2 or x2.dim() < 2:
+        raise RuntimeError(f"cdist only supports at least 2D tensors, X1 got: {x1.dim()}D, X2 got: {x2.dim()}D")
+    if x1.shape[-1] != x2.shape[-1]:
+        raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: {x1.shape[-1]} X2: {x2.shape[-1]}")
+    if p < 0:
+        raise RuntimeError(f"cdist only supports non-negative p values, got {p}")
+    from .. import linalg
+    diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)
+    # vector_norm's gradient is 0 (not NaN) at a zero distance, as cdist's is in PyTorch
+    return linalg.vector_norm(diff, ord=p, dim=-1)
+
+
+__all__ = __all__ + ["cdist"]
