@@ -29,6 +29,7 @@ __all__ = ["record", "Recorder", "Step", "TensorInfo", "Iteration"]
 
 _serials = itertools.count()
 _last_stopped = None      # weak reference to the most recently stopped recorder (notebook panels read it)
+stop_listeners = []       # fn(recorder) called after any recorder stops (the notebook side panel)
 
 
 def last_recorder():
@@ -231,6 +232,8 @@ class Recorder:
             self._active = False
             self._close_iteration()
             _last_stopped = weakref.ref(self)
+            for fn in list(stop_listeners):
+                fn(self)
         return self
 
     def __enter__(self):
