@@ -10,7 +10,7 @@ from .dataloader import DataLoader  # noqa: F401
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "StackDataset", "ConcatDataset", "ChainDataset",
            "Subset", "random_split", "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
            "WeightedRandomSampler", "BatchSampler", "default_collate", "default_convert", "WorkerInfo",
-           "get_worker_info", "DataLoader"]
+           "get_worker_info", "DataLoader", "DistributedSampler"]
 
 
 def __getattr__(name):
