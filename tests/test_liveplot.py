@@ -160,8 +160,12 @@ def test_run_in_background_pause_and_stop(tmp_path):
     while len(progress) < 5:
         time.sleep(0.005)
     plot.pause()                                        # what the Pause toggle does
-    time.sleep(0.05)
-    held = len(progress)
+    held, since = len(progress), time.monotonic()
+    while time.monotonic() - since < 0.2:               # the step under way may still finish
+        if len(progress) != held:
+            held, since = len(progress), time.monotonic()
+        assert held < 1000, "pause had no effect"
+        time.sleep(0.01)
     time.sleep(0.1)
     assert len(progress) == held and run.alive and plot.paused
     plot.resume()
@@ -205,6 +209,18 @@ def test_buttons_drive_the_flags(tmp_path):
     assert plot.stop_requested and not plot.paused
     plot.stop()
     assert plot._stop_button.value is True
+
+
+def test_buttons_are_disabled_where_a_busy_cell_cannot_hear_them(tmp_path):
+    plot = _plot(tmp_path)
+    plot.widget
+    assert not plot._early                              # no kernel here: no early clicks
+    plot._mark_foreground()                             # what log() does on the cell's thread
+    assert plot._pause_button.disabled and plot._stop_button.disabled
+    assert "run_in_background" in plot._stop_button.tooltip
+    run = plot.run_in_background(lambda: plot.log(0, train_loss=1.0))
+    assert run.wait(10) == "finished"
+    assert not plot._pause_button.disabled and plot._stop_button.tooltip == ""
 
 
 def test_early_clicks_read_toggle_updates_before_the_busy_cell_ends():

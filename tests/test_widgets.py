@@ -142,7 +142,7 @@ def test_selected_node_fills_the_inspector_with_values_gradients_and_heatmaps():
     # the inspector follows the cursor: before op2 ran there is no value, before backward no grad
     w.cursor = 1
     assert w.inspector["summary"] is None and w.inspector["heatmap"] is None
-    assert "not computed" in w.inspector["message"]
+    assert "not computed" in w.inspector["note"]
     w.cursor = 4
     assert w.inspector["summary"] is not None and w.inspector["grad"] is None and w.inspector["grad_heatmap"] is None
     _frontend_sets(w, selected="")
@@ -156,9 +156,9 @@ def test_inspector_for_parameters_modules_and_missing_snapshots():
     ins = w.inspector
     assert ins["tensor"]["kind"] == "param" and ins["tensor"]["shape"] == [3, 4]
     assert ins["grad"]["norm"] > 0 and ins["heatmap"] is None
-    assert "values='full'" in ins["message"]
+    assert "values='full'" in ins["note"]
     w.selected = "mod:0"                                # a collapsed module as the view draws it
-    assert w.inspector["node"]["kind"] == "module"
+    assert w.inspector["node"] is None and w.inspector["cluster"]["path"] == "0" and w.inspector["ops"] == 1
     assert {m["id"] for m in w.inspector["members"]} == {"op0", "param:0.weight", "param:0.bias"}
     assert {p["key"] for p in w.inspector["params"]} == {"param:0.weight", "param:0.bias"}
     w.selected = "nope"
@@ -281,7 +281,7 @@ def test_live_stepper_returns_while_paused_and_controls_the_run():
     _custom(sw, "prev")                                 # browsing what ran so far
     assert sw.cursor == 0 and sw.status == "paused"
     _custom(sw, "last")
-    _custom(sw, "step_live")
+    _custom(sw, "step_live", 1)                         # the front end sends its cursor as k: one step
     assert _settled(sw, sess) == "paused"
     assert sw.step["op"] == "linear" and sw.cursor == 2 and sw.n_steps == 3
     _custom(sw, "next")                                 # at the newest step: steps the run
@@ -556,7 +556,7 @@ x = torch.randn(16, 4)
 with dbg.record(model, values="full") as rec:
     loss = model(x).pow(2).mean()
     loss.backward()
-print("PANEL", panel.enabled())""",
+print("PANEL", panel.enabled(), len(panel._state.comms))""",
     """g = pw.GraphWidget(rec, depth=-1)
 g.selected = "op2"
 print("INSPECT", g.inspector["tensor"]["shape"], g.inspector["heatmap"]["rows"])
@@ -566,6 +566,8 @@ sw._handle_custom_msg({"action": "next"}, [])
 print("STEP", sw.step["label"])
 sw""",
     """pw.GradientView(rec)""",
+    """shown = pw.show(rec)
+print("SHOWN", type(shown).__name__, shown.graph["schema"])""",
     """plot = pw.LivePlot(series=("train_loss", "val_loss", "accuracy", "lr"), throttle=0.0)
 opt = torch.optim.SGD(model.parameters(), lr=0.05)
 for step in range(20):
@@ -600,7 +602,8 @@ def test_notebook_end_to_end(tmp_path, monkeypatch):
                     key, _, rest = line.partition(" ")
                     text[key] = rest
             mimes.update(out.get("data", {}))
-    assert text["PANEL"] == "True"
+    assert text["PANEL"] == "True 1"                    # the side-panel comm is open
+    assert text["SHOWN"] == "GraphWidget pellucid.graph"
     assert text["INSPECT"] == "[16, 1] 16"
     assert text["STEP"].startswith("step 2 / ")
     assert text["POINTS"] == "20"
@@ -609,5 +612,5 @@ def test_notebook_end_to_end(tmp_path, monkeypatch):
     assert "application/vnd.bokehjs_load.v0+json" in mimes
     views = [o["data"]["application/vnd.jupyter.widget-view+json"]["model_id"]
              for c in nb.cells for o in c.outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
-    assert len(views) == 4                              # graph, stepper, gradients, live plot
+    assert len(views) == 5                              # graph, stepper, gradients, show(), live plot
     assert re.fullmatch(r"[0-9a-f]{32}", views[0])

@@ -71,7 +71,7 @@ def inspect(graph, node_id, recorder=None, max_side=HEATMAP_SIDE):
         cluster = next((c for c in graph.get("clusters", ()) if "mod:" + c["id"] == node_id), None)
         if cluster is not None:
             return _inspect_cluster(graph, cluster)
-        return {"node": None, "selected": node_id, "message": "no such node in this graph"}
+        return {"node": None, "selected": node_id, "note": "no such node in this graph"}
     out = {"node": {k: node[k] for k in _NODE_KEYS if k in node}, "source_text": _source_text(node.get("source"))}
     tensors = graph.get("tensors", {})
     if node["kind"] == "op":
@@ -90,7 +90,7 @@ def inspect(graph, node_id, recorder=None, max_side=HEATMAP_SIDE):
     out["summary"] = value
     out["grad"] = grad
     out["histogram"] = value.get("hist") if isinstance(value, dict) else None
-    out["grad_hist"] = grad.get("hist") if isinstance(grad, dict) else None
+    out["grad_histogram"] = grad.get("hist") if isinstance(grad, dict) else None
     out["heatmap"] = None
     out["grad_heatmap"] = None
     it = _iteration(recorder, graph.get("iteration"))
@@ -106,7 +106,7 @@ def inspect(graph, node_id, recorder=None, max_side=HEATMAP_SIDE):
         notes.append("not computed yet at this step")
     if node.get("nonfinite"):
         notes.append(f"{node['nonfinite']} NaN/Inf values")
-    out["message"] = "; ".join(notes)
+    out["note"] = "; ".join(notes)
     return out
 
 
@@ -127,7 +127,6 @@ def _inspect_cluster(graph, cluster):
             params.append({"key": n["tensor"], "shape": info.get("shape"),
                            "grad_norm": g.get("norm") if isinstance(g, dict) else None})
     ops = sum(1 for n in inner if n["kind"] == "op")
-    return {"node": {"id": "mod:" + path, "kind": "module", "label": path, "module": path},
-            "cluster": {k: cluster[k] for k in ("id", "path", "label", "depth")},
+    return {"node": None, "cluster": {k: cluster[k] for k in ("id", "path", "label", "depth")},
             "members": [{"id": n["id"], "label": n["label"], "kind": n["kind"]} for n in inner],
-            "ops": ops, "params": params, "message": f"{ops} ops, {len(params)} parameters"}
+            "ops": ops, "params": params, "note": f"{ops} ops, {len(params)} parameters"}

@@ -132,6 +132,10 @@ class Stepper(GraphWidget):
         ds.cursor = k
         self._moved(k, force=True)
 
+    def _refresh_inspector(self):
+        with self._lock:                      # the worker thread may be redrawing
+            super()._refresh_inspector()
+
     def _sync_breakpoints(self):
         bps = self._session.breakpoints if self._session is not None else (
             self._dstepper.breakpoints if self._dstepper is not None else [])
@@ -141,8 +145,10 @@ class Stepper(GraphWidget):
     def _on_frontend_msg(self, _widget, content, _buffers):
         if not isinstance(content, dict) or "action" not in content:
             return
+        # the front end sends its cursor as k with every action; only goto reads it
+        k = content.get("k") if content["action"] == "goto" else None
         try:
-            self.act(content["action"], content.get("k"))
+            self.act(content["action"], k)
         except Exception as e:  # a bad message must not break the kernel's message loop
             log.warning("pellucid Stepper: action %r failed: %s", content.get("action"), e)
             self.pause_reason = f"{type(e).__name__}: {e}"
@@ -259,7 +265,7 @@ class Stepper(GraphWidget):
             with self._lock:
                 self.status = "running"
             return
-        with rec._lock:
+        with self._lock, rec._lock:           # always this order (act() holds ours, then builds)
             if status == "paused" and sess.paused_at is not None:
                 step = sess.paused_at
                 it = next((i for i in reversed(rec.iterations)
