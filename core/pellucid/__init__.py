@@ -76,3 +76,4 @@ from . import utils  # noqa: E402,F401
 from .serialization import save, load  # noqa: E402,F401
 from . import linalg  # noqa: F401,E402
 from ._finfo import finfo, iinfo  # noqa: E402,F401
+from . import jit, onnx  # noqa: E402,F401
