@@ -201,6 +201,14 @@ def test_update_redraws_the_newest_iteration():
     assert w.recorder is other
 
 
+def test_summaries_of_subnormal_gradients_keep_a_histogram():
+    # 100 ReLU layers shrink gradients to subnormal floats: the recording (and the views) must cope
+    from pellucid.debug.summary import summarize
+    tiny = np.array([0, 1e-45, 2e-45, 3e-45], dtype=np.float32)
+    hist = summarize(tiny)["hist"]
+    assert sum(hist["counts"]) == 4 and hist["counts"][0] == 1 and hist["counts"][-1] == 1
+
+
 # ---- Stepper -----------------------------------------------------------------------------------
 def test_stepper_messages_move_the_cursor_like_the_debug_stepper():
     _, _, rec = _record()

@@ -57,7 +57,8 @@ def summarize(arr, bins=HIST_BINS, exact_limit=EXACT_LIMIT):
     if m != sample.size:
         out["sampled"] = int(sample.size)
     if hi > lo:
-        idx = ((sample - lo) * (bins / (hi - lo))).astype(np.intp)
+        # float64: with a subnormal range (vanishing gradients) bins / (hi - lo) overflows float32
+        idx = ((sample.astype(np.float64, copy=False) - lo) * (bins / (hi - lo))).astype(np.intp)
         np.minimum(idx, bins - 1, out=idx)
         out["hist"] = {"counts": np.bincount(idx, minlength=bins).tolist(), "lo": lo, "hi": hi}
     else:
