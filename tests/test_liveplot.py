@@ -111,6 +111,19 @@ def test_thinning_keeps_at_most_max_points_with_even_history(tmp_path):
     assert s.compactions > 0 and s.streams > s.compactions
 
 
+def test_default_limit_keeps_long_runs_under_100k_points(tmp_path):
+    clock = Clock()
+    plot = _plot(tmp_path, series=("train_loss",), clock=clock)
+    assert plot.max_points == 100_000
+    for step in range(130_000):
+        clock.t += 0.0005
+        plot.log(step, train_loss=1.0)
+    plot.flush()
+    s = plot._series["train_loss"]
+    assert len(plot.source("train_loss").data["x"]) <= 100_000 and s.compactions >= 1
+    assert plot.source("train_loss").data["x"][-1] == 129_999
+
+
 def test_envelope_and_compact_units():
     x = np.arange(12.0)
     y = np.array([0, 5, 1, 2, 3, 3, 3, 3, 9, 8, 7, np.nan])
