@@ -349,3 +349,10 @@ def test_gradient_health_flags_vanishing_dead_relu_and_missing_grads():
         relu_net(x)
     assert rec2.health().dead_relu["1"] == 1.0
     assert "flag" in h.report() or "vanishing" in h.report()
+
+
+def test_submodule_called_directly_is_named_from_the_watched_model():
+    m = nn.Sequential(nn.Linear(2, 2), nn.Sequential(nn.Linear(2, 2), nn.ReLU()))
+    with dbg.record(m) as rec:
+        m[1](torch.ones(1, 2))
+    assert [s.module for s in rec.steps] == ["1.0", "1.1"]

@@ -199,6 +199,7 @@ class Recorder:
         self._lock = threading.RLock()
         self._serial = next(_serials)
         self._tripped = None
+        self._module_names = {}
         self.step_hooks = []               # fn(recorder, step) called after each step (live mode)
         if model is not None:
             self.watch(model)
@@ -211,8 +212,22 @@ class Recorder:
             self._param_names[id(p)] = (prefix + name, p)
         for name, b in model.named_buffers():
             self._param_names[id(b)] = (prefix + name, b)
+        self._module_names = {id(m): prefix + name for name, m in model.named_modules() if name}
         self.model = model
         return self
+
+    def _module_path(self):
+        path = _module_path()
+        names = self._module_names
+        if names:
+            # a submodule of the watched model called directly: name it from the model's root
+            from ..nn.modules._call_stack import _state
+            stack = _state.stack
+            if stack:
+                prefix = names.get(id(stack[0][0]))
+                if prefix:
+                    return prefix + "." + path if path else prefix
+        return path
 
     # ---- context manager / decorator -------------------------------------------------------
     def start(self):
@@ -365,7 +380,7 @@ class Recorder:
             it = self._cur
             T = _dispatch.Tensor
             src = user_frame() if self.source_lines else None
-            step = Step(len(it.steps), "forward", op.label, _module_path(), src, elapsed)
+            step = Step(len(it.steps), "forward", op.label, self._module_path(), src, elapsed)
             step.inputs = tuple(self._key(a) if isinstance(a, T) else None for a in args)
             outs = result if isinstance(result, tuple) else (result,)
             keys = []
