@@ -1,7 +1,12 @@
 """SGD, Adam, AdamW, RMSprop, Adagrad and Adadelta with PyTorch's exact update formulas."""
 import math
 
+import numpy as np
+
+from .. import _cuda_kernels
 from .optimizer import Optimizer, required, state_tensor, step_count, xp_of
+
+_ndarray = np.ndarray
 
 
 def _check(name, value, cond, what):
@@ -27,6 +32,14 @@ class SGD(Optimizer):
     @staticmethod
     def _update(p, param, g, group, state):
         wd, mom, damp = group["weight_decay"], group["momentum"], group["dampening"]
+        if mom != 0 and type(param) is not _ndarray:     # CuPy: one fused kernel
+            buf = state.get("momentum_buffer")
+            new_buf = _cuda_kernels.sgd_momentum_(param, g, None if buf is None else buf._data, group["lr"],
+                                                   mom, damp, wd, group["nesterov"])
+            if new_buf is not None:
+                if buf is None:
+                    state["momentum_buffer"] = state_tensor(new_buf)
+                return
         if wd != 0:
             g = g + wd * param
         if mom != 0:
@@ -68,6 +81,11 @@ class Adam(Optimizer):
             if group["amsgrad"]:
                 state["max_exp_avg_sq"] = state_tensor(xp.zeros_like(param))
         step = step_count(state)
+        if type(param) is not _ndarray and _cuda_kernels.adam_step_(     # CuPy: one fused kernel
+                param, g, state["exp_avg"]._data, state["exp_avg_sq"]._data,
+                state["max_exp_avg_sq"]._data if group["amsgrad"] else None, lr, b1, b2, eps, wd,
+                self._decoupled, step):
+            return
         if wd != 0:
             if self._decoupled:
                 param *= 1 - lr * wd

@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 
-from ... import _backend, _random
+from ... import _backend, _cuda_kernels, _random
 from ..._dispatch import Op, dispatch, dispatch_inplace
 from ..._tensor import Tensor
 from ...ops._F import ArrayNS, array_ns
@@ -210,6 +210,10 @@ class Gelu(Op):
 
     @staticmethod
     def forward(ctx, x, approximate):
+        if type(x) is not np.ndarray:
+            out = _cuda_kernels.gelu_forward(x, approximate)     # CuPy: one fused kernel
+            if out is not None:
+                return out
         xp = _xp(x)
         if approximate == "tanh":
             inner = _SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)
@@ -219,6 +223,10 @@ class Gelu(Op):
     @staticmethod
     def backward(ctx, F, g):
         x, = ctx.inputs
+        if isinstance(F, ArrayNS) and type(x) is not np.ndarray:
+            r = _cuda_kernels.gelu_backward(g, x, ctx.params[0])   # CuPy: one fused kernel
+            if r is not None:
+                return r
         if ctx.params[0] == "tanh":
             x2 = x * x
             t = F.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x2 * x))

@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 
-from ... import _backend
+from ... import _backend, _cuda_kernels
 from ..._dispatch import Op, dispatch
 from ..._grad_mode import no_grad
 from ..._tensor import Tensor
@@ -255,6 +255,10 @@ class CrossEntropy(_IndexTargetLoss):
 
     @staticmethod
     def forward(ctx, x, weight, t, ignore_index, reduction, smoothing):
+        if type(x) is not np.ndarray:
+            out = _cuda_kernels.cross_entropy_forward(ctx, x, weight, t, ignore_index, reduction, smoothing)
+            if out is not None:     # CuPy: fused kernels; backward rebuilds softmax from ctx.xent_rows
+                return out
         xp = _xp(x)
         # one exp pass: it gives log-sum-exp now and the softmax that backward needs
         shifted = x - x.max(axis=1, keepdims=True)
@@ -281,6 +285,10 @@ class CrossEntropy(_IndexTargetLoss):
     def backward(ctx, F, g):
         weight = ctx.params[0]
         smoothing = ctx.params[-1]
+        if getattr(ctx, "xent_rows", None) is not None:
+            if isinstance(F, ArrayNS):
+                return _cuda_kernels.cross_entropy_backward(ctx, g, ctx.inputs[0])
+            _fill_from_rows(ctx)
         p, ts, valid, wt = ctx.p, ctx.ts, ctx.valid, ctx.wt
         xp = _xp(p)
         n_classes = p.shape[1]
@@ -311,6 +319,16 @@ class CrossEntropy(_IndexTargetLoss):
         if ctx.reduction == "none":
             return grad * F.unsqueeze(g, 1)
         return grad * (g / float(ctx.wt_sum) if ctx.reduction == "mean" else g)
+
+
+def _fill_from_rows(ctx):
+    """What the create_graph backward reads, rebuilt from the fused forward's per-row results."""
+    t, wt, _ = ctx.xent_rows
+    x = ctx.inputs[0]._data
+    ctx.p = _cuda_kernels.cross_entropy_softmax(ctx, x)
+    ctx.valid = t != ctx.params[2]
+    ctx.ts = _xp(t).where(ctx.valid, t, 0)
+    ctx.wt = wt.astype(x.dtype)
 
 
 class NllLoss(_IndexTargetLoss):
@@ -623,10 +641,10 @@ class KlDiv(Op):
                 xlogx = xp.where(t > 0, t * xp.log(xp.where(t > 0, t, 1)), 0)
             loss = xlogx - t * x
         ctx.loss_shape = loss.shape
-        ctx.batch = x.shape[0] if x.ndim else 1
+        ctx.batch = batch = x.shape[0] if x.ndim else 1     # ctx stores nothing without a graph
         if reduction == "batchmean":
             total = loss.sum()
-            return (total / ctx.batch).astype(loss.dtype, copy=False) if x.ndim else total
+            return (total / batch).astype(loss.dtype, copy=False) if x.ndim else total
         return _reduce_array(loss.astype(np.result_type(x, t), copy=False), reduction)
 
     @staticmethod
