@@ -76,4 +76,7 @@ from . import utils  # noqa: E402,F401
 from .serialization import save, load  # noqa: E402,F401
 from . import linalg  # noqa: F401,E402
 from ._finfo import finfo, iinfo  # noqa: E402,F401
+from . import amp  # noqa: E402,F401
+from .amp import autocast, is_autocast_enabled, get_autocast_dtype  # noqa: E402,F401
+from .cuda import OutOfMemoryError  # noqa: E402,F401
 from . import jit, onnx  # noqa: E402,F401

@@ -7,6 +7,7 @@ import numpy as np
 
 _cupy = None
 _cupy_error = None
+on_load = []       # callables run with the cupy module once it has loaded (memory tracking)
 
 
 def cupy():
@@ -19,6 +20,9 @@ def cupy():
             _cupy = cp
         except Exception as e:  # ImportError, or CUDA driver missing
             _cupy_error = e
+        if _cupy is not None:
+            for hook in on_load:
+                hook(_cupy)
     if _cupy is None:
         raise RuntimeError(
             "CUDA is not available: pellucid's GPU backend needs CuPy and an NVIDIA GPU "

@@ -19,6 +19,10 @@ _ndarray = np.ndarray
 
 # Listeners (the recorder and anomaly mode). `hooked` is the single flag the hot path reads.
 hooked = False
+# True while some thread is inside an enabled pellucid.autocast region; then every call goes
+# through autocast_dispatch first (both set by pellucid.amp)
+autocast_active = False
+autocast_dispatch = None
 _listeners = []
 _seq = itertools.count()
 OPS = {}
@@ -266,6 +270,10 @@ def dispatch(op, args, params=()):
 
     Returns the output tensor (or a tuple for multi-output ops).
     """
+    if autocast_active:
+        out = autocast_dispatch(op, args, params)
+        if out is not None:
+            return out
     # Fast path: one or two tensors of one dtype on one device (most calls). Anything else, and
     # every case that needs casting or a device check, goes through _prepare.
     arrays = None

@@ -363,13 +363,21 @@ _SCALAR_NAME = {"float64": "Double", "float32": "Float", "float16": "Half", "int
 _C_NAME = {"float64": "double", "float32": "float", "float16": "c10::Half"}
 
 
+def _autocast_unifies(op, *tensors):
+    """Inside pellucid.autocast the op's inputs get one dtype before it runs: no mismatch then."""
+    from ...amp.autocast_mode import allows_mixed
+    return allows_mixed(op, *tensors)
+
+
 def _check_dtypes(op, input, weight, bias):
     xd, wd = input._data.dtype, weight._data.dtype
-    if xd != wd:
-        raise RuntimeError(
-            f"expected scalar type {_SCALAR_NAME[input.dtype.name]} but found {_SCALAR_NAME[weight.dtype.name]} "
-            f"({op}: input is {input.dtype.name}, weight is {weight.dtype.name}; use .to() to make them match)")
-    if bias is not None and bias._data.dtype != xd:
+    mixed = xd != wd or (bias is not None and bias._data.dtype != xd)
+    if mixed and not _autocast_unifies(op, input, weight, bias):
+        if xd != wd:
+            raise RuntimeError(
+                f"expected scalar type {_SCALAR_NAME[input.dtype.name]} but found "
+                f"{_SCALAR_NAME[weight.dtype.name]} ({op}: input is {input.dtype.name}, weight is "
+                f"{weight.dtype.name}; use .to() to make them match)")
         raise RuntimeError(
             f"Input type ({_C_NAME.get(input.dtype.name, input.dtype.name)}) and bias type "
             f"({_C_NAME.get(bias.dtype.name, bias.dtype.name)}) should be the same")

@@ -75,9 +75,15 @@ class Bilinear(Op):
         return g1, g2, gw, gb
 
 
+def _autocast_unifies(op, tensors):
+    """Inside pellucid.autocast the op's inputs get one dtype before it runs: no mismatch then."""
+    from ...amp.autocast_mode import allows_mixed
+    return allows_mixed(op, *tensors)
+
+
 def _check_same_dtype(op, *tensors):
     dts = {t._data.dtype for t in tensors if t is not None}
-    if len(dts) > 1:
+    if len(dts) > 1 and not _autocast_unifies(op, tensors):
         names = ", ".join(str(t.dtype) for t in tensors if t is not None)
         raise RuntimeError(f"{op}: expected all inputs to have the same dtype, but got {names}")
 

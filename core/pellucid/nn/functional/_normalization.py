@@ -228,6 +228,12 @@ def _check_vec(t, n, what):
         raise RuntimeError(f"{what} should contain {n} elements not {t._data.size}")
 
 
+def _autocast_unifies(op, *tensors):
+    """Inside pellucid.autocast a float16 input may meet float32 parameters, as in PyTorch."""
+    from ...amp.autocast_mode import allows_mixed
+    return allows_mixed(op, *tensors)
+
+
 def _check_same(op, input, *others):
     for t in others:
         if t is None:
@@ -235,7 +241,7 @@ def _check_same(op, input, *others):
         if type(t._data) is not type(input._data):
             raise RuntimeError(f"{op}: expected all tensors to be on the same device, but found {input.device} "
                                f"and {t.device}")
-        if t._data.dtype != input._data.dtype:
+        if t._data.dtype != input._data.dtype and not _autocast_unifies(op, input, *others):
             raise RuntimeError(f"{op}: mixed dtype: input is {input.dtype} but a parameter is {t.dtype}; "
                                "all inputs must share the same dtype")
 
