@@ -18,3 +18,22 @@ except ImportError:
 import torch  # noqa: E402
 
 torch.set_num_threads(1)
+
+import pytest  # noqa: E402
+
+
+def _cuda_available():
+    import pellucid
+    return pellucid.cuda.is_available()
+
+
+CUDA_AVAILABLE = _cuda_available()
+requires_cuda = pytest.mark.skipif(not CUDA_AVAILABLE, reason="no GPU available")
+# parametrize a test over devices: "cpu" always, "cuda" only where pellucid.cuda.is_available()
+DEVICES = ["cpu", pytest.param("cuda", marks=requires_cuda)]
+
+
+@pytest.fixture(params=DEVICES)
+def device(request):
+    """The device name a test runs on: "cpu", and "cuda" when a GPU is available (else skipped)."""
+    return request.param
