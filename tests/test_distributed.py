@@ -209,6 +209,11 @@ def test_ddp_training_equals_single_process_on_the_whole_batch(job):
 def test_ddp_small_buckets_and_gradient_views(job):
     world, arrays, infos = job
     assert infos[0]["ddp_small_buckets"] == 3
+    # buckets start while backward still has gradients to compute; the last one blocks
+    for info in infos:
+        (a1, wait1), (a2, wait2), (a3, wait3) = info["bucket_launches"]
+        assert (a1, a2, a3) == (True, True, False)
+        assert wait1 > wait2 > 0 and wait3 == 0
     assert all(info["grad_is_bucket_view"] for info in infos)
     _assert_ranks_equal_reference(arrays, "ddp_buckets", _reference_training(world, momentum=0.9))
 

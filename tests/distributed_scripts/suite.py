@@ -133,6 +133,22 @@ model, ddp = train(momentum=0.9, bucket_cap_mb=0.02, gradient_as_bucket_view=Tru
 for n, p in params_of(model).items():
     arrays[f"ddp_buckets/{n}"] = p
 info["ddp_small_buckets"] = len(ddp._buckets)
+
+# when each bucket's all-reduce starts: (non-blocking?, parameters still waiting for a gradient)
+pg = ddp.process_group
+launches = []
+
+
+def recording_allreduce(arr, *args, async_op=False, **kwargs):
+    launches.append([async_op, int((~ddp._ready).sum())])
+    return type(pg).allreduce(pg, arr, *args, async_op=async_op, **kwargs)
+
+
+pg.allreduce = recording_allreduce
+x, y = rank_batch(0, world, rank)
+F.cross_entropy(ddp(x), y).backward()
+del pg.allreduce
+info["bucket_launches"] = launches
 info["grad_is_bucket_view"] = all(
     any(p.grad._data.base is b.flat or p.grad._data is b.flat for b in ddp._buckets)
     for p in model.parameters())
