@@ -931,3 +931,140 @@ def test_dispatch_overhead_measurement_runs():
     out = bench.dispatch_overhead(rounds=1, number=20)
     assert set(out) == {"add (no grad)", "mul (builds a graph)", "relu"}
     assert all(w > 0 and wo > 0 for w, wo in out.values())
+
+
+# ---- on every available device (cuda where a GPU is present; see conftest.DEVICES) ------------------
+
+from conftest import requires_cuda  # noqa: E402
+
+
+def _train(mod, F, device, opt_name, act, steps=3):
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(s).astype(np.float32) * 0.5 for s in ((8, 4), (8,), (3, 8), (3,))]
+    params = [mod.tensor(a).to(device).requires_grad_() for a in arrays]
+    x = mod.tensor(rng.standard_normal((6, 4)).astype(np.float32)).to(device)
+    y = mod.tensor(np.array([0, 1, 2, 0, 1, 2])).to(device)
+    opt = {"adam": lambda p: mod.optim.Adam(p, lr=0.05, weight_decay=0.01, amsgrad=True),
+           "adamw": lambda p: mod.optim.AdamW(p, lr=0.05),
+           "sgd": lambda p: mod.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True)}[opt_name](params)
+    for _ in range(steps):
+        opt.zero_grad()
+        h = getattr(F, act)(F.linear(x, params[0], params[1]))
+        F.cross_entropy(F.linear(h, params[2], params[3]), y).backward()
+        opt.step()
+    return [p.detach().cpu().numpy() for p in params]
+
+
+@pytest.mark.parametrize("opt_name", ["adam", "adamw", "sgd"])
+@pytest.mark.parametrize("act", ["relu", "gelu", "sigmoid"])
+def test_training_on_device_matches_torch(device, opt_name, act):
+    got = _train(pellucid, PF, device, opt_name, act)
+    want = _train(torch, TF, "cpu", opt_name, act)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_autocast_and_grad_scaler_on_device(device):
+    x = pellucid.randn(4, 3).to(device)
+    w = pellucid.randn(5, 3).to(device).requires_grad_()
+    opt = pellucid.optim.SGD([w], lr=0.1)
+    scaler = pellucid.amp.GradScaler(device, init_scale=2.0 ** 8, growth_interval=1)
+    with pellucid.autocast(device):
+        h = pellucid.nn.functional.linear(x, w)
+        p = pellucid.softmax(h, 1)
+        loss = pellucid.nn.functional.cross_entropy(h, pellucid.tensor([0, 1, 2, 3]).to(device))
+    assert h.dtype == pellucid.float16 and loss.dtype == pellucid.float32
+    # softmax is a float32 op on CUDA and keeps its input type on CPU, as in PyTorch
+    assert p.dtype == (pellucid.float32 if device == "cuda" else pellucid.float16)
+    before = w.detach().cpu().numpy().copy()
+    scaler.scale(loss).backward()
+    assert w.grad.dtype == pellucid.float32 and w.grad.device.type == device
+    scaler.step(opt)
+    scaler.update()
+    assert scaler.get_scale() == 2.0 ** 9
+    assert not np.array_equal(before, w.detach().cpu().numpy())
+
+
+@requires_cuda
+def test_gpu_memory_counters_and_peak():
+    pellucid.cuda.synchronize()
+    base = pellucid.cuda.memory_allocated()
+    pellucid.cuda.reset_peak_memory_stats()
+    a = pellucid.empty(2 ** 18, device="cuda")            # 1 MiB
+    assert pellucid.cuda.memory_allocated() - base == 2 ** 20
+    b = pellucid.empty(2 ** 19, device="cuda")            # 2 MiB
+    peak = pellucid.cuda.max_memory_allocated()
+    assert peak >= base + 3 * 2 ** 20
+    del a, b
+    assert pellucid.cuda.memory_allocated() == base
+    assert pellucid.cuda.max_memory_allocated() == peak
+    pellucid.cuda.reset_peak_memory_stats()
+    assert pellucid.cuda.max_memory_allocated() == base
+    assert pellucid.cuda.memory_reserved() >= pellucid.cuda.memory_allocated()
+
+
+@requires_cuda
+def test_gpu_out_of_memory_error():
+    pool = _backend.cupy().get_default_memory_pool()
+    pellucid.cuda.empty_cache()                  # no cached block may serve the request
+    limit = pool.get_limit()
+    pool.set_limit(size=pellucid.cuda.memory_reserved() + 2 ** 20)
+    try:
+        with pytest.raises(pellucid.cuda.OutOfMemoryError, match="Tried to allocate 64.00 MiB"):
+            pellucid.empty(2 ** 24, device="cuda")
+    finally:
+        pool.set_limit(size=limit)
+
+
+@requires_cuda
+def test_gpu_events_and_streams():
+    start, end = pellucid.cuda.Event(enable_timing=True), pellucid.cuda.Event(enable_timing=True)
+    x = pellucid.randn(512, 512, device="cuda")
+    start.record()
+    for _ in range(5):
+        x = x @ x / 512
+    end.record()
+    end.synchronize()
+    assert start.elapsed_time(end) > 0
+    s = pellucid.cuda.Stream()
+    with pellucid.cuda.stream(s):
+        assert pellucid.cuda.current_stream() == s
+        y = x + 1
+    pellucid.cuda.current_stream().wait_stream(s)
+    pellucid.cuda.synchronize()
+    np.testing.assert_allclose(y.cpu().numpy(), x.cpu().numpy() + 1, rtol=1e-6)
+    props = pellucid.cuda.get_device_properties(0)
+    assert props.total_memory > 0 and props.name == pellucid.cuda.get_device_name(0)
+
+
+@requires_cuda
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_gpu_kernels_match_references(dtype):
+    def gpu(a):
+        return pellucid.tensor(a).to("cuda")._data
+
+    x = _rand((33, 17), dtype, scale=3.0)
+    g = _rand((33, 17), dtype, seed=1)
+    tol = {np.float16: 2e-3, np.float32: 1e-5, np.float64: 1e-12}[dtype]
+    for name, (fwd, bwd, _) in _ACTIVATIONS.items():
+        for a, b in zip(_activation_pair(name, fwd, bwd, gpu(x), gpu(g)), _activation_pair(name, fwd, bwd, x, g)):
+            np.testing.assert_allclose(_backend.to_numpy(a).astype(np.float64), b.astype(np.float64),
+                                       rtol=tol, atol=tol, err_msg=name)
+    if dtype == np.float16:
+        return
+    t = np.arange(33) % 17
+    t[3] = -100
+    for reduction in ("mean", "sum", "none"):
+        up = np.ones(33, dtype) if reduction == "none" else np.array(0.5, dtype)
+        got = _xent(gpu(x), gpu(t), None, reduction, gpu(up))
+        want = _xent(x, t, None, reduction, up)
+        for a, b in zip(got, want):
+            np.testing.assert_allclose(_backend.to_numpy(a), b, rtol=tol * 10, atol=tol * 10)
+    for amsgrad in (False, True):
+        cpu_case = _adam_case(dtype, amsgrad)
+        gpu_case = [None if a is None else gpu(a) for a in _adam_case(dtype, amsgrad)]
+        for case in (cpu_case, gpu_case):
+            assert _cuda_kernels.adam_step_(*case, 1e-2, 0.9, 0.999, 1e-8, 0.1, False, 2.0)
+        for a, b in zip(gpu_case, cpu_case):
+            if a is not None:
+                np.testing.assert_allclose(_backend.to_numpy(a), b, rtol=tol * 10, atol=tol * 10)

@@ -170,7 +170,8 @@ param = p - step_size * (exp_avg / denom);
     "sigmoid_backward": Elementwise("pl_sigmoid_backward", "T g, T out", "T gi",
                                     "gi = (T)(pl_acc(g) * (1 - pl_acc(out)) * pl_acc(out));"),
     "gelu_forward": Elementwise("pl_gelu_forward", "T x", "T y", "y = (T)pl_gelu(pl_acc(x));"),
-    "gelu_backward": Elementwise("pl_gelu_backward", "T g, T x", "T gi", "gi = (T)(pl_acc(g) * pl_gelu_grad(pl_acc(x)));"),
+    "gelu_backward": Elementwise("pl_gelu_backward", "T g, T x", "T gi",
+                                 "gi = (T)(pl_acc(g) * pl_gelu_grad(pl_acc(x)));"),
     "gelu_tanh_forward": Elementwise("pl_gelu_tanh_forward", "T x", "T y", "y = (T)pl_gelu_tanh(pl_acc(x));"),
     "gelu_tanh_backward": Elementwise("pl_gelu_tanh_backward", "T g, T x", "T gi",
                                       "gi = (T)(pl_acc(g) * pl_gelu_tanh_grad(pl_acc(x)));"),
@@ -372,6 +373,7 @@ def cross_entropy_forward(ctx, x, weight, t, ignore_index, reduction, smoothing)
     n, c = x.shape
     if n == 0 or c == 0:
         return None
+    ignore_index = int(ignore_index)
     acc = _acc(x.dtype)
     if _on_gpu(x):
         xp = _backend.xp_of(x)

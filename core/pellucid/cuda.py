@@ -353,7 +353,10 @@ class _MemoryTracker:
         dev = block.device_id
         n = block.mem.size
         with self._lock:
-            used = self.used.get(dev, 0) + n
+            used = self.used.get(dev)
+            # first block seen on this device: start from the pool's count (blocks made before
+            # pellucid loaded CuPy included), which has this block in it already
+            used = self.pool.used_bytes() if used is None else used + n
             self.used[dev] = used
             if used > self.peak.get(dev, 0):
                 self.peak[dev] = used
@@ -414,11 +417,7 @@ def _install_tracking(cp):
     global _tracker
     if _tracker is not None or os.environ.get("PELLUCID_CUDA_MEMORY_TRACKING", "1") == "0":
         return
-    pool = cp.get_default_memory_pool()
-    tracker = _MemoryTracker(cp, pool)
-    for i in range(cp.cuda.runtime.getDeviceCount()):
-        with cp.cuda.Device(i):
-            tracker.used[i] = tracker.peak[i] = pool.used_bytes()
+    tracker = _MemoryTracker(cp, cp.get_default_memory_pool())
     cp.cuda.set_allocator(tracker.malloc)
     _tracker = tracker
 

@@ -300,7 +300,8 @@ def _update_scale_(scale, tracker, found_inf, growth_factor, backoff_factor, gro
     successful = tracker + 1
     grow = ~found & (successful == growth_interval)
     scale64 = scale.astype(np.float64)
-    grown = (scale64 * growth_factor).astype(np.float32)
+    with np.errstate(over="ignore"):        # a grown scale past float32's range is not used
+        grown = (scale64 * growth_factor).astype(np.float32)
     backed_off = (scale64 * backoff_factor).astype(np.float32)
     new_scale = xp.where(found, backed_off, xp.where(grow & xp.isfinite(grown), grown, scale))
     new_tracker = xp.where(found | grow, 0, successful)
