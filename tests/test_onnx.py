@@ -120,6 +120,32 @@ def test_lstm_and_attention_are_made_of_their_parts():
     assert {"MatMul", "Softmax", "LayerNormalization", "Transpose"} <= set(ops)
 
 
+class Recurrent(nn.Module):
+    def __init__(self, layer):
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, x):
+        if isinstance(self.layer, nn.MultiheadAttention):
+            return self.layer(x, x, x)
+        out, h = self.layer(x)
+        return out, (h[0] if isinstance(h, tuple) else h)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: nn.GRU(5, 7, num_layers=2, bidirectional=True), lambda: nn.RNN(5, 7, nonlinearity="relu"),
+    lambda: nn.LSTM(5, 7, num_layers=2, bidirectional=True, proj_size=3), lambda: nn.MultiheadAttention(6, 2)],
+    ids=["gru", "rnn", "lstm_proj", "mha"])
+def test_recurrent_layers_and_attention_with_dynamic_batch(make):
+    torch.manual_seed(0)
+    model = Recurrent(make()).eval()
+    features = 6 if isinstance(model.layer, nn.MultiheadAttention) else 5
+    x = torch.randn(4, 3, features)
+    _, sess = _export(model, x, dynamic_axes={"x": {1: "batch"}})
+    _check(sess, model, ["x"], (x,))
+    _check(sess, model, ["x"], (torch.randn(4, 2, features),))
+
+
 class Activations(nn.Module):
     def __init__(self):
         super().__init__()
@@ -214,6 +240,39 @@ def test_constant_folding_and_export_params():
     np.testing.assert_allclose(got, _expected(model, (x,))[0], rtol=1e-5, atol=1e-6)
 
 
+def test_in_place_ops_export_as_values():
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.ones(3))
+
+        def forward(self, x):
+            w = self.w * 2
+            a = x * w            # reads w before it changes
+            w.add_(1)            # in place on a value computed from parameters (folded)
+            y = (x * a).view(-1)
+            y.relu_()            # in place on a view whose base is not read again
+            return a + x * w, y
+    torch.manual_seed(0)
+    model = M()
+    x = torch.randn(2, 3)
+    for fold in (True, False):
+        _, sess = _export(model, x, do_constant_folding=fold)
+        _check(sess, model, ["x"], (x,))
+
+
+def test_in_place_write_through_a_view_is_refused():
+    class M(nn.Module):
+        def forward(self, x):
+            y = x * 2
+            y[:, 0].add_(1)       # changes y through a view; y is read afterwards
+            return y.sum(1)
+    x = torch.ones(2, 3)
+    np.testing.assert_allclose(torch.jit.trace(M(), x)(x).numpy(), [7.0, 7.0])    # the replay keeps the aliasing
+    with pytest.raises(OnnxExporterError, match=r"op 'add_' changes a tensor in place while another tensor"):
+        torch.onnx.export(M(), x, io.BytesIO())
+
+
 def test_export_to_a_path_and_verbose(tmp_path, capsys):
     torch.manual_seed(0)
     path = tmp_path / "mlp.onnx"
@@ -248,8 +307,10 @@ def test_dynamic_axis_that_changes_the_graph_is_refused():
     class PerRow(nn.Module):
         def forward(self, x):
             return torch.stack([row * 2 for row in x])       # one op per row: unrolled over the batch
-    with pytest.raises(OnnxExporterError, match="dynamic axis 'batch'"):
+    with pytest.raises(OnnxExporterError, match="runs different ops when dynamic axis 'batch' changes size"):
         torch.onnx.export(PerRow(), torch.randn(3, 2), io.BytesIO(), dynamic_axes={"x": {0: "batch"}})
+    with pytest.raises(OnnxExporterError, match="dynamic axis 'seq'.*unrolled"):
+        torch.onnx.export(Recurrent(nn.GRU(3, 4)), torch.randn(5, 2, 3), io.BytesIO(), dynamic_axes={"x": {0: "seq"}})
     proto, sess = _export(PerRow(), torch.randn(3, 2))       # fine without the dynamic axis
     x = torch.randn(3, 2)
     _check(sess, PerRow(), ["x"], (x,))

@@ -97,15 +97,16 @@ class Value:
 
 
 class OpNode:
-    __slots__ = ("op", "args", "params", "outputs", "module", "inplace", "has_refs")
+    __slots__ = ("op", "args", "params", "outputs", "module", "inplace", "alias", "has_refs")
 
-    def __init__(self, op, args, params, outputs, module, inplace):
+    def __init__(self, op, args, params, outputs, module, inplace, alias=False):
         self.op = op                  # op name, a key of _dispatch.OPS
         self.args = tuple(args)       # Ref or Python scalar / None
         self.params = tuple(params)   # with Ref / RawRef / XP / RNG inside
         self.outputs = tuple(outputs)
         self.module = module
         self.inplace = inplace
+        self.alias = alias            # the outputs are views of the first argument (share its memory)
         self.has_refs = _has_refs(self.params)
 
     def refs(self):
@@ -178,10 +179,12 @@ class Program:
         ops, frees, written_consts = self._prepare()
         env = [None] * len(self.values)
         for vid, t in state.items():
-            env[vid] = t.clone() if vid in written_consts else t
+            # a copy made outside dispatch: no op of its own shows up in recordings
+            env[vid] = _dispatch.Tensor._make(t._data.copy()) if vid in written_consts else t
         for vid, t in zip(self.input_ids, inputs):
             env[vid] = t
         ctx = _RunContext(device)
+        before = {}                   # with env_out: what in-place targets held before they were written
         dispatch = _dispatch.dispatch
         dispatch_inplace = _dispatch.dispatch_inplace
         scope = module_scope
@@ -193,6 +196,8 @@ class Program:
                 args = [env[a.id] if type(a) is Ref else a for a in node.args]
                 params = fill(node.params, env, ctx) if node.has_refs else node.params
                 if node.inplace:
+                    if env_out is not None:
+                        before[node.args[0].id] = _dispatch.Tensor._make(args[0]._data.copy())
                     res = dispatch_inplace(cls, args[0], args[1:], params)
                 else:
                     res = dispatch(cls, tuple(args), params)
@@ -209,6 +214,8 @@ class Program:
             if scope is not None:
                 scope.exit()
         if env_out is not None:
+            for vid, t in before.items():
+                env[vid] = t
             env_out[:] = env
         return rebuild(self.outputs, lambda r: env[r.id])
 

@@ -52,7 +52,8 @@ def _program_json(traced, add_tensor):
         where = f"op #{i} '{n.op}'" + (f" (module '{n.module}')" if n.module else "")
         try:
             ops.append({"op": n.op, "args": encode(list(n.args), where), "params": encode(list(n.params), where),
-                        "outputs": list(n.outputs), "module": n.module, "inplace": bool(n.inplace)})
+                        "outputs": list(n.outputs), "module": n.module, "inplace": bool(n.inplace),
+                        "alias": bool(n.alias)})
         except EncodeError as e:
             raise TypeError(f"jit.save: {e}") from None
     try:
@@ -234,7 +235,7 @@ def _build(doc, arrays, name, map_location, fail):
         params = dec(d["params"], where)
         if not isinstance(args, list) or not isinstance(params, list):
             fail(f"{where} has malformed arguments")
-        ops.append(OpNode(op, args, params, outs, module, bool(d.get("inplace", False))))
+        ops.append(OpNode(op, args, params, outs, module, bool(d.get("inplace", False)), bool(d.get("alias", False))))
     inputs = dec(doc["inputs"], "the inputs")
     outputs = dec(doc["outputs"], "the outputs")
     if not isinstance(inputs, tuple) or any(type(r) is not Ref for r in flatten(inputs)):

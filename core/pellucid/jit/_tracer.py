@@ -281,7 +281,8 @@ class _Tracer:
             v = self._new("op", o._data, dependent=dependent)
             self._tag(o, v.id)
             out_ids.append(v.id)
-        self.ops.append(OpNode(op.name, enc_args, enc_params, out_ids, _module_path(), inplace))
+        alias = not inplace and any(isinstance(o, Tensor) and o._base is not None for o in outs)
+        self.ops.append(OpNode(op.name, enc_args, enc_params, out_ids, _module_path(), inplace, alias))
 
     def on_backward(self, *args):
         pass

@@ -69,12 +69,13 @@ class DynamicInfo:
         if diff is not None and (len(base.ops) != len(other.ops) or any(
                 a.op != b.op or a.module != b.module for a, b in zip(base.ops, other.ops))):
             raise OnnxExporterError(
-                f"the model runs different ops when dynamic axis '{symbol}' changes size ({diff}): its control "
-                f"flow depends on that size, so it can't be exported with '{symbol}' dynamic")
+                f"ONNX export: the model runs different ops when dynamic axis '{symbol}' changes size ({diff}): its "
+                f"control flow depends on that size (Python loops over a tensor, such as the time steps of "
+                f"nn.LSTM/GRU/RNN, are unrolled in the trace), so it can't be exported with '{symbol}' dynamic")
         if len(base.values) != len(other.values):
             raise OnnxExporterError(
-                f"the model's trace changes when dynamic axis '{symbol}' changes size; it can't be exported "
-                f"with '{symbol}' dynamic")
+                f"ONNX export: the model's trace changes when dynamic axis '{symbol}' changes size; it can't be "
+                f"exported with '{symbol}' dynamic")
         step = size1 - size0
         for v0, v1 in zip(base.values, other.values):
             if v0.shape == v1.shape:
@@ -82,7 +83,7 @@ class DynamicInfo:
             if len(v0.shape) != len(v1.shape):
                 where = self._producer(v0.id)
                 raise OnnxExporterError(
-                    f"the rank of {where} changes with dynamic axis '{symbol}' ({list(v0.shape)} vs "
+                    f"ONNX export: the rank of {where} changes with dynamic axis '{symbol}' ({list(v0.shape)} vs "
                     f"{list(v1.shape)}); it can't be exported with '{symbol}' dynamic (a squeeze of a "
                     "size-1 batch? trace with a batch larger than 1)")
             for axis, (d0, d1) in enumerate(zip(v0.shape, v1.shape)):
@@ -92,11 +93,11 @@ class DynamicInfo:
                 b = d0 - a * size0
                 if rem or a <= 0:
                     raise OnnxExporterError(
-                        f"dim {axis} of {self._producer(v0.id)} is not a multiple of dynamic axis '{symbol}'")
+                        f"ONNX export: dim {axis} of {self._producer(v0.id)} is not a multiple of dynamic axis '{symbol}'")
                 dims = self.dims.setdefault(v0.id, {})
                 if axis in dims and dims[axis][0] != symbol:
                     raise OnnxExporterError(
-                        f"dim {axis} of {self._producer(v0.id)} depends on two dynamic axes ('{dims[axis][0]}' "
+                        f"ONNX export: dim {axis} of {self._producer(v0.id)} depends on two dynamic axes ('{dims[axis][0]}' "
                         f"and '{symbol}'), which can't be expressed")
                 dims[axis] = (symbol, a, b)
         for i, (n0, n1) in enumerate(zip(base.ops, other.ops)):
@@ -274,7 +275,7 @@ class GraphBuilder:
         flat = arr.reshape(-1)
         if flat.size == 0 or not np.all(flat == flat[0]):
             raise OnnxExporterError(
-                f"a constant tensor the model creates with a shape that follows a dynamic axis ({list(arr.shape)}) "
+                f"ONNX export: a constant tensor the model creates with a shape that follows a dynamic axis ({list(arr.shape)}) "
                 "holds varying values; only constants of one repeated value (zeros, ones, full) can take a dynamic "
                 "shape")
         dims = [self.dyn.dim(vid, i) or d for i, d in enumerate(arr.shape)]
@@ -366,6 +367,45 @@ def _normalize_dynamic_axes(dynamic_axes, names):
     return out
 
 
+def _check_aliasing(program):
+    """ONNX values never share memory: refuse a trace where an in-place op changed a tensor that
+    another value still read later views (a slice written in place, then its base used)."""
+    parent = {}
+
+    def find(v):
+        while parent.get(v, v) != v:
+            v = parent[v]
+        return v
+
+    def union(a, b):
+        parent[find(a)] = find(b)
+    for node in program.ops:
+        if (node.alias or node.inplace) and node.args and type(node.args[0]) is Ref:
+            for o in node.outputs:
+                union(o, node.args[0].id)
+    readers = {}
+    for i, node in enumerate(program.ops):
+        for vid in node.refs():
+            readers.setdefault(vid, []).append(i)
+    outputs = {r.id for r in flatten(program.outputs) if type(r) is Ref}
+    groups = {}
+    for v in program.values:
+        groups.setdefault(find(v.id), []).append(v.id)
+    for i, node in enumerate(program.ops):
+        if not node.inplace or type(node.args[0]) is not Ref:
+            continue
+        target = node.args[0].id
+        for other in groups[find(target)]:
+            if other == target or other in node.outputs:
+                continue
+            if other in outputs or any(j > i for j in readers.get(other, ())):
+                where = f" (module '{node.module}')" if node.module else ""
+                raise OnnxExporterError(
+                    f"ONNX export: op '{node.op}_'{where} changes a tensor in place while another tensor that shares "
+                    f"its memory ({program.value_name(other)}) is read afterwards; ONNX values can't share memory. "
+                    "Write the update out of place (y = x.op(...)) instead.")
+
+
 def _runtime_values(program, dyn, export_params):
     """Value ids whose data depend on the graph inputs (or on parameters, when they are inputs)."""
     live = set()
@@ -437,6 +477,7 @@ def _export(model, args, opset, export_params, input_names, output_names, fold, 
             keep_initializers_as_inputs, symbolic):
     onnx, helper, numpy_helper = _onnx()
     program, state, consts, _ = _tracer.trace_program(model, args, strict=False)
+    _check_aliasing(program)
     in_ids = program.input_ids
     default_in = [program.values[i].name for i in in_ids]
     input_names = list(input_names or [])
