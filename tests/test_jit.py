@@ -203,6 +203,8 @@ def test_trace_of_a_function_and_nested_inputs():
         jit.trace(f, ((a, b), s))
     with pytest.raises(TypeError, match="cannot be traced"):
         jit.trace(lambda x, n: x * n, (a, 3))
+    traced = jit.trace(lambda x, y: x - y, [a, b])        # a list holds the arguments, as in PyTorch
+    _close(traced(b, a), b - a)
 
 
 def test_calling_with_other_shapes_says_the_trace_is_specialised():
@@ -343,6 +345,13 @@ def test_unknown_op_name_fails_cleanly(tmp_path):
     path = _saved(tmp_path)
     _rewrite(path, lambda m: _edit_program(m, lambda d: d["ops"][2].update(op="frobnicate")))
     with pytest.raises(LoadError, match=r"model\.pt: op #2 .* 'frobnicate', which is not a pellucid op"):
+        jit.load(path)
+
+
+def test_missing_op_name_fails_cleanly(tmp_path):
+    path = _saved(tmp_path)
+    _rewrite(path, lambda m: _edit_program(m, lambda d: d["ops"][1].pop("op")))
+    with pytest.raises(LoadError, match=r"model\.pt: op #1 has no op name"):
         jit.load(path)
 
 

@@ -1,7 +1,6 @@
 """pellucid.onnx.export: the exported models pass onnx.checker and ONNX Runtime (CPU) matches
 pellucid's outputs, at the traced batch size and at another one through dynamic_axes."""
 import io
-import sys
 import warnings
 
 import numpy as np
@@ -15,7 +14,6 @@ import pellucid.nn as nn  # noqa: E402
 import pellucid.nn.functional as F  # noqa: E402
 from pellucid.onnx import UnsupportedOperatorError, OnnxExporterError  # noqa: E402
 
-sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from test_jit import MLP, ConvNet, BNNet, LSTMClassifier, Encoder  # noqa: E402
 
 
@@ -282,6 +280,19 @@ def test_export_to_a_path_and_verbose(tmp_path, capsys):
     model = onnx.load(str(path))
     onnx.checker.check_model(model)
     assert model.producer_name == "pellucid"
+
+
+def test_loaded_traced_program_exports_to_onnx(tmp_path):
+    torch.manual_seed(0)
+    model = ConvNet().eval()
+    x = torch.randn(2, 1, 28, 28)
+    torch.jit.trace(model, x).save(tmp_path / "convnet.pt")
+    loaded = torch.jit.load(tmp_path / "convnet.pt")      # no model class needed from here on
+    proto, sess = _export(loaded, x)
+    assert [i.name for i in proto.graph.input] == ["x"]
+    _check(sess, model, ["x"], (x,))
+    with pytest.raises(OnnxExporterError, match="specialised to the shapes"):
+        torch.onnx.export(loaded, x, io.BytesIO(), dynamic_axes={"x": {0: "batch"}})
 
 
 class Head(nn.Module):

@@ -222,6 +222,8 @@ def _build(doc, arrays, name, map_location, fail):
 
     ops = []
     for i, d in enumerate(doc["ops"]):
+        if not isinstance(d, dict) or "op" not in d:
+            fail(f"op #{i} has no op name")
         op = d["op"]
         module = str(d.get("module", ""))
         where = f"op #{i} '{op}'" + (f" (module '{module}')" if module else "")

@@ -319,6 +319,10 @@ def _same_values(src, arr):
 def input_names(fn, n):
     """Argument names of `fn` for n positional inputs (PyTorch names graph inputs after them)."""
     import inspect
+    program_names = getattr(fn, "_input_names", None)      # a TracedModule: the names it was traced with
+    if program_names is not None:
+        names = program_names()
+        return [names[i] if i < len(names) else f"input_{i}" for i in range(n)]
     target = fn.forward if hasattr(fn, "forward") and not isinstance(fn, types.FunctionType) else fn
     names = []
     try:
@@ -333,7 +337,13 @@ def input_names(fn, n):
 
 
 def as_args(example_inputs):
-    return tuple(example_inputs) if type(example_inputs) is tuple else (example_inputs,)
+    """Positional arguments, as torch.jit.trace reads `example_inputs`: a tensor or dict is the one
+    argument; a tuple (or list) holds the arguments."""
+    if isinstance(example_inputs, (Tensor, dict)):
+        return (example_inputs,)
+    if isinstance(example_inputs, (tuple, list)):
+        return tuple(example_inputs)
+    return (example_inputs,)
 
 
 def _input_structure(tracer, arg, name, seen):

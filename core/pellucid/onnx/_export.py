@@ -496,6 +496,10 @@ def _export(model, args, opset, export_params, input_names, output_names, fold, 
         raise ValueError(f"onnx.export: input and output names must be unique, got {in_names} and {out_names}")
     axes = _normalize_dynamic_axes(dynamic_axes, set(in_names) | set(out_names))
 
+    if axes and getattr(model, "_program", None) is not None:
+        raise OnnxExporterError(
+            "ONNX export: a traced program (TracedModule) is specialised to the shapes it was traced with, so it "
+            "can't be exported with dynamic_axes; export the original model, or trace it with the shapes you need")
     dyn = DynamicInfo(program)
     symbols = {}
     for k, name in enumerate(in_names):
