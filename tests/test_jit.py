@@ -207,6 +207,23 @@ def test_trace_of_a_function_and_nested_inputs():
     _close(traced(b, a), b - a)
 
 
+def test_tracing_inside_a_trace():
+    seen = []
+
+    def inner(x):
+        return x * 2
+
+    def outer(x):
+        traced_inner = jit.trace(inner, x, check_trace=False)
+        seen.append(jit.is_tracing())
+        return traced_inner(x) + 1
+    traced = jit.trace(outer, torch.randn(3), check_trace=False)
+    assert seen == [True] and not jit.is_tracing()
+    assert [n.op for n in traced.program.ops] == ["mul", "add"]
+    x = torch.randn(3)
+    _close(traced(x), x * 2 + 1)
+
+
 def test_calling_with_other_shapes_says_the_trace_is_specialised():
     torch.manual_seed(0)
     traced = jit.trace(MLP().eval(), torch.randn(4, 784))

@@ -426,6 +426,7 @@ def trace_program(fn, args, strict=True, quiet=False):
         modules = [(path, type(m).__name__) for path, m in fn.named_modules()]
     else:
         modules = [("", getattr(fn, "__name__", type(fn).__name__))]
+    outer = _active()
     _local.tracer = tracer
     _install_hooks()
     _dispatch.add_listener(tracer)
@@ -435,7 +436,7 @@ def trace_program(fn, args, strict=True, quiet=False):
     finally:
         _dispatch.remove_listener(tracer)
         _remove_hooks()
-        _local.tracer = None
+        _local.tracer = outer
     outputs = _output_structure(tracer, out, strict)
     ops, used = _eliminate_dead_ops(tracer.ops, outputs)
     consts = {vid: arr for vid, arr in tracer.consts.items() if vid in used}
