@@ -15,6 +15,8 @@ export interface CollapseOptions {
   expanded: string[];
   /** Module paths the user closed in this view (closed even when within `depth`). */
   closed?: Set<string> | string[];
+  /** Direction of the data flow: top to bottom, or left to right (for wide views). */
+  rankdir?: 'TB' | 'LR';
 }
 
 export interface VisNode {
@@ -212,7 +214,7 @@ export function buildVisModel(doc: GraphDoc, opts: CollapseOptions): VisModel {
   const out: string[] = [];
   out.push('digraph pellucid {');
   out.push(
-    `graph [rankdir=TB, fontname="Helvetica", fontsize=10, nodesep=0.2, ranksep=0.3, pad=0.15, bgcolor="transparent"${
+    `graph [rankdir=${opts.rankdir === 'LR' ? 'LR' : 'TB'}, fontname="Helvetica", fontsize=10, nodesep=0.2, ranksep=0.3, pad=0.15, bgcolor="transparent"${
       many ? ', splines=polyline, nslimit=4, mclimit=0.5, searchsize=20' : ''
     }];`
   );

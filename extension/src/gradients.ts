@@ -114,7 +114,7 @@ export class GradientTable {
       }
       const hh = hist[name];
       row.append(
-        h('td', { class: 'pellucid-grad-name', title: name }, name),
+        h('td', { class: 'pellucid-grad-name', title: flag ? `${name}: ${flag}` : name }, name, flag ? h('span', { class: 'pellucid-flag pellucid-flag-inline' }, flag) : ''),
         h('td', {}, sparkline(pts)),
         h('td', { class: 'pellucid-grad-latest' }, fmt(last, 3)),
         h('td', {}, flag ? h('span', { class: 'pellucid-flag' }, flag) : ''),

@@ -20,6 +20,9 @@ export interface GraphViewOptions {
   cursor: number | null;
   selected: string;
   height: number;
+  /** 'auto': left to right in a view much wider than tall, else top to bottom (chosen at the
+   * first drawing and kept, so later drawings do not turn around). */
+  rankdir: 'auto' | 'TB' | 'LR';
 }
 
 export interface GraphViewEvents {
@@ -44,7 +47,7 @@ export interface RenderTiming {
   cached: boolean;
 }
 
-const DEFAULTS: GraphViewOptions = { depth: 1, expanded: [], colorBy: 'grad', cursor: null, selected: '', height: 420 };
+const DEFAULTS: GraphViewOptions = { depth: 1, expanded: [], colorBy: 'grad', cursor: null, selected: '', height: 420, rankdir: 'auto' };
 const MIN_SCALE = 0.02;
 /** Below this scale labels are unreadable: `fit` shows part of the drawing instead. */
 const MIN_FIT_SCALE = 0.3;
@@ -186,6 +189,7 @@ export class GraphView {
   private followed = '';
   /** A render skipped while hidden, done when the view gets a size. */
   private deferred = false;
+  private rankdir: 'TB' | 'LR' | null = null;
   private drawingMatrix: DOMMatrix | SVGMatrix | null = null;
   lastTiming: RenderTiming | null = null;
 
@@ -333,7 +337,11 @@ export class GraphView {
     if (sx >= margin && sx <= vw - margin && sy >= margin && sy <= vh - margin) {
       return;
     }
-    this.t = { ...this.t, x: vw / 2 - cx * this.t.k, y: vh / 2 - cy * this.t.k };
+    const k = this.t.k;
+    // centre it, without showing empty space beyond the drawing's edges
+    const clamp = (want: number, view: number, size: number) =>
+      size * k + 16 <= view ? (view - size * k) / 2 : Math.min(8, Math.max(view - 8 - size * k, want));
+    this.t = { k, x: clamp(vw / 2 - cx * k, vw, this.size.w), y: clamp(vh / 2 - cy * k, vh, this.size.h) };
     this.applyTransform();
   }
 
@@ -456,7 +464,12 @@ export class GraphView {
       return;
     }
     const t0 = performance.now();
-    const model = buildVisModel(doc, { depth: this.opts.depth, expanded: this.opts.expanded, closed: this.closed });
+    if (!this.rankdir) {
+      const r = this.opts.rankdir;
+      this.rankdir = r === 'auto' ? (this.viewport.clientWidth > 1.6 * this.viewport.clientHeight ? 'LR' : 'TB') : r;
+      this.node.dataset.rankdir = this.rankdir;
+    }
+    const model = buildVisModel(doc, { depth: this.opts.depth, expanded: this.opts.expanded, closed: this.closed, rankdir: this.rankdir });
     if (this.svg && this.model && model.dot === this.model.dot) {
       this.model = model;
       this.modelDoc = doc;
@@ -660,8 +673,10 @@ export class GraphView {
     for (const [gid, v] of model.nodes) {
       const el = this.nodeEls.get(gid);
       const states = v.members.map(n => memberState(doc, n, k));
+      // a collapsed module is pending until one of its ops ran (its parameters always exist)
+      const opStates = states.filter((_, i) => v.members[i].kind === 'op');
       const st: NodeState = {
-        pending: states.length > 0 && states.every(x => x.pending),
+        pending: opStates.length > 0 ? opStates.every(x => x.pending) : states.length > 0 && states.every(x => x.pending),
         current: states.some(x => x.current),
         grad: states.some(x => x.grad),
         nonfinite: states.some(x => x.nonfinite)

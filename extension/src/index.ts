@@ -7,7 +7,7 @@ import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyte
 import { ICommandPalette } from '@jupyterlab/apputils';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { ExportMap, IJupyterWidgetRegistry } from '@jupyter-widgets/base';
-import { applyMessage, emptyState, PANEL_ID, PanelState, PellucidPanel, pellucidIcon, registerPanelTarget } from './panel';
+import { applyMessage, emptyState, PANEL_ID, PanelState, PellucidPanel, pellucidIcon, registerPanelTarget, requestLatest } from './panel';
 import { StepAction } from './stepper';
 import { MODULE_NAME, MODULE_VERSION } from './version';
 
@@ -60,10 +60,30 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
     restorer?.add(panel, PANEL_ID);
 
     const states = new Map<NotebookPanel, PanelState>();
+    const handlers = new Map<NotebookPanel, (kernel: unknown, data: unknown) => void>();
+    // kernels asked for their latest recording since they (re)started
+    const asked = new Set<string>();
     const refresh = () => {
       const nb = tracker ? tracker.currentWidget : null;
       panel.display(nb ? states.get(nb) || null : null, nb ? nb.title.label : '');
     };
+    // a panel shown with nothing for the active notebook (after a page reload, or for a
+    // notebook whose recording was made before the panel existed) asks the kernel once
+    const askIfEmpty = () => {
+      const nb = tracker ? tracker.currentWidget : null;
+      const onData = nb ? handlers.get(nb) : undefined;
+      const kernel = nb && nb.sessionContext.session ? nb.sessionContext.session.kernel : null;
+      if (!nb || !onData || !kernel || !panel.isVisible || asked.has(kernel.id) || (states.get(nb) || emptyState()).received) {
+        return;
+      }
+      asked.add(kernel.id);
+      try {
+        requestLatest(kernel, onData);
+      } catch (err) {
+        console.warn('pellucid: could not ask the kernel for its latest recording', err);
+      }
+    };
+    panel.onShown = askIfEmpty;
     const watch = (nb: NotebookPanel) => {
       const ctx = nb.sessionContext;
       const onData = (_kernel: unknown, data: unknown) => {
@@ -75,28 +95,39 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
           }
         }
       };
+      handlers.set(nb, onData);
       // registering again on the same kernel only replaces the callback, so every signal that
       // may bring a new kernel (start, change, restart, reconnect) simply registers
       const register = () => {
         const kernel = ctx.session ? ctx.session.kernel : null;
         if (kernel) {
           registerPanelTarget(kernel, onData);
+          if (kernel.status === 'restarting' || kernel.status === 'autorestarting') {
+            asked.delete(kernel.id);
+          }
         }
       };
       ctx.kernelChanged.connect(register);
       ctx.sessionChanged.connect(register);
       ctx.statusChanged.connect(register);
-      void ctx.ready.then(register);
+      void ctx.ready.then(() => {
+        register();
+        askIfEmpty();
+      });
       register();
       nb.disposed.connect(() => {
         states.delete(nb);
+        handlers.delete(nb);
         refresh();
       });
     };
     if (tracker) {
       tracker.forEach(watch);
       tracker.widgetAdded.connect((_, nb) => watch(nb));
-      tracker.currentChanged.connect(refresh);
+      tracker.currentChanged.connect(() => {
+        refresh();
+        askIfEmpty();
+      });
     }
 
     const { commands } = app;

@@ -259,13 +259,12 @@ export function renderInspector(el: HTMLElement, data: InspectorData | null | un
   if (d.error) {
     el.appendChild(h('div', { class: 'pellucid-error' }, String(d.error)));
   }
-  const meta = h('dl', { class: 'pellucid-inspector-meta' });
+  const meta = h('table', { class: 'pellucid-inspector-meta' });
   const add = (k: string, v: string | null | undefined, cls?: string) => {
     if (v === null || v === undefined || v === '') {
       return;
     }
-    meta.appendChild(h('dt', {}, k));
-    meta.appendChild(h('dd', cls ? { class: cls } : {}, v));
+    meta.appendChild(h('tr', {}, h('th', {}, k), h('td', cls ? { class: cls } : {}, v)));
   };
   if (d.cluster) {
     const c = d.cluster;

@@ -6,6 +6,7 @@
  */
 import { LabIcon } from '@jupyterlab/ui-components';
 import { Kernel, KernelMessage } from '@jupyterlab/services';
+import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 import { h } from './dom';
 import { asGradientData, GradientData, GradientTable } from './gradients';
@@ -71,6 +72,13 @@ export class PellucidPanel extends Widget {
   private readonly content: HTMLDivElement;
   private readonly gradientSection: HTMLElement;
   private lastGraph: GraphDoc | null = null;
+  /** Called whenever the panel is shown (the plugin asks the kernel for what it missed). */
+  onShown: (() => void) | null = null;
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    this.onShown?.();
+  }
 
   constructor() {
     super();
@@ -118,6 +126,25 @@ export class PellucidPanel extends Widget {
 }
 
 type CommHandler = (kernel: Kernel.IKernelConnection, data: unknown) => void;
+
+/** Ask a kernel for its latest recording by opening the comm from the page (a kernel without
+ * pellucid_widgets just closes it). The kernel answers with its usual messages; the comm is closed
+ * once they arrived, since the kernel's own comm carries everything after that. */
+export function requestLatest(kernel: Kernel.IKernelConnection, onData: CommHandler): void {
+  const comm = kernel.createComm(COMM_TARGET);
+  let closing = 0;
+  comm.onMsg = (msg: KernelMessage.ICommMsgMsg) => {
+    onData(kernel, msg.content.data);
+    if (!closing) {
+      closing = window.setTimeout(() => {
+        if (!comm.isDisposed) {
+          comm.close();
+        }
+      }, 1000);
+    }
+  };
+  comm.open({ type: 'request' });
+}
 
 /** Register the panel's comm target on a kernel (again after every change of kernel). */
 export function registerPanelTarget(kernel: Kernel.IKernelConnection, onData: CommHandler): void {

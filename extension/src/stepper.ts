@@ -4,7 +4,7 @@
  * outlined. It only reports actions; who answers them (the kernel for the widget, the page for
  * the side panel) updates the state.
  */
-import { h } from './dom';
+import { h, s } from './dom';
 import { GraphView, GraphViewEvents, GraphViewOptions } from './graphview';
 import { localInspector, renderInspector } from './inspector';
 import { asGraphDoc, baseName, GraphDoc, Step, stepLabel } from './schema';
@@ -31,14 +31,25 @@ export interface StepperState {
   breakpoints: string[];
 }
 
+// button icons as SVG path data in a 16x16 box (icon fonts and emoji are not always installed)
+const ICONS: { [action: string]: string } = {
+  first: 'M3 3h2v10H3z M13 3v10L6 8z',
+  run_back: 'M8 3v10L2 8z M14 3v10L8 8z',
+  prev: 'M11 3v10L4 8z',
+  next: 'M5 3v10l7-5z',
+  step_over: 'M2 11a6 6 0 0 1 11.2-3H15l-3 4-3-4h2.1A4 4 0 0 0 4 11z',
+  run: 'M2 3v10l6-5z M8 3v10l6-5z',
+  last: 'M3 3v10l7-5z M11 3h2v10h-2z'
+};
+
 const BUTTONS: [StepAction, string, string][] = [
-  ['first', '⏮', 'First step (Home)'],
-  ['run_back', '⏪', 'Run back to the previous breakpoint'],
-  ['prev', '◀', 'Previous step (←)'],
-  ['next', '▶', 'Next step (→)'],
-  ['step_over', '↷', 'Step over the current module (o)'],
-  ['run', '⏩', 'Run to the next breakpoint (r)'],
-  ['last', '⏭', 'Last step (End)']
+  ['first', 'first', 'First step (Home)'],
+  ['run_back', 'run back', 'Run back to the previous breakpoint'],
+  ['prev', 'prev', 'Previous step (←)'],
+  ['next', 'next', 'Next step (→)'],
+  ['step_over', 'step over', 'Step over the current module (o)'],
+  ['run', 'run', 'Run to the next breakpoint (r)'],
+  ['last', 'last', 'Last step (End)']
 ];
 
 const LIVE_BUTTONS: [StepAction, string, string][] = [
@@ -79,7 +90,12 @@ export class StepperControls {
     this.node = h('div', { class: 'pellucid-stepper', tabindex: 0, 'data-lm-suppress-shortcuts': true });
     const bar = h('div', { class: 'pellucid-stepper-buttons' });
     for (const [action, text, title] of [...BUTTONS, ...LIVE_BUTTONS]) {
-      const b = h('button', { type: 'button', class: 'pellucid-step-button', 'data-action': action, title, 'aria-label': title }, text);
+      const icon = ICONS[action];
+      const b = h(
+        'button',
+        { type: 'button', class: 'pellucid-step-button', 'data-action': action, title, 'aria-label': title },
+        icon ? s('svg', { class: 'pellucid-icon', width: 16, height: 16, viewBox: '0 0 16 16', 'aria-hidden': 'true' }, s('path', { d: icon })) : text
+      );
       b.addEventListener('click', () => this.fire(action));
       this.buttons.set(action, b);
       bar.appendChild(b);
