@@ -110,9 +110,9 @@ def test_dark_theme_applies_to_the_graph_view(lab):
     try:
         lab.command("apputils:change-theme", {"theme": "JupyterLab Dark"})
         lab.wait_js("() => document.body.dataset.jpThemeLight === 'false'", what="the dark theme")
-        dark = lab.wait_js(f"""() => {{ const c = ({_COLOURS})('{NB_GRAPH}');
-            return JSON.stringify(c.background) !== '{json.dumps(light["background"], separators=(",", ":"))}'
-                ? c : null; }}""", what="the graph view's background to change")
+        lab.wait_js(f"""() => {{ const c = ({_COLOURS})('{NB_GRAPH}');
+            return JSON.stringify(c.background) !== '{json.dumps(light["background"], separators=(",", ":"))}'; }}""",
+                    what="the graph view's background to change")
         lab.page.wait_for_timeout(300)      # let the theme's transitions settle before the picture
         dark = lab.js(_COLOURS, NB_GRAPH)
         lab.shot("dark", graph)
@@ -177,7 +177,7 @@ def test_module_names_are_shown_as_text_and_never_run(lab):
         lab.shot("clusters", graph)
         _no_injection(lab)
         for name in XSS_NAMES:                  # the module clusters' labels
-            assert graph.get_by_text(name).first.is_visible(), f"{name!r} is not shown as text"
+            assert graph.get_by_text(name, exact=True).first.is_visible(), f"{name!r} is not shown as text"
 
         # the layer's weight shows its name in the inspector, as text too
         lab.page.locator(f'{NB_GRAPH} svg g.node[data-node-id="{weight}"]').first.click()
@@ -195,7 +195,7 @@ def test_module_names_are_shown_as_text_and_never_run(lab):
         lab.shot("collapsed", graph)
         _no_injection(lab)
         for name in XSS_NAMES:
-            assert graph.locator("svg g.node").get_by_text(name).first.is_visible(), \
+            assert graph.locator("svg g.node").get_by_text(name, exact=True).first.is_visible(), \
                 f"{name!r} is not shown as a collapsed module's label"
         assert dialogs == []
     finally:
