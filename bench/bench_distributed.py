@@ -5,7 +5,8 @@
    2 ranks, and without DDP in one process; scaling efficiency = throughput(2) / (2 x throughput(1)).
 2. all_reduce bandwidth for float32 buffers of 1 to 64 MB on 2 ranks: pellucid.distributed's
    all_reduce (blocking, and async_op=True + wait) against mpi4py's Allreduce on the same
-   buffers, interleaved so that machine noise hits all alike.
+   buffers, interleaved so that machine noise hits all alike; and the time the wrapper adds per
+   call (one element, one rank).
 
 Each rank uses one BLAS thread. Run: .venv/bin/python bench/bench_distributed.py [--steps N]
 """
@@ -126,6 +127,31 @@ def _bandwidth(rounds=9):
     return rows
 
 
+def _overhead(calls=20000, rounds=7):
+    """Seconds per call on a one-element tensor in a one-rank job: what the wrapper adds to the
+    MPI call, measured where other load on the machine matters least."""
+    import numpy as np
+    from mpi4py import MPI
+    import pellucid
+    import pellucid.distributed as dist
+
+    comm = MPI.COMM_WORLD
+    arr = np.zeros(1, np.float32)
+    t = pellucid.from_numpy(arr)
+    cases = {"mpi4py Allreduce": lambda: comm.Allreduce(MPI.IN_PLACE, arr, MPI.SUM),
+             "all_reduce": lambda: dist.all_reduce(t)}
+    best = {}
+    for name, fn in cases.items():
+        times = []
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            for _ in range(calls):
+                fn()
+            times.append((time.perf_counter() - t0) / calls)
+        best[name] = min(times)
+    return best
+
+
 def _worker(ns):
     import pellucid.distributed as dist
     dist.init_process_group("mpi")
@@ -133,6 +159,8 @@ def _worker(ns):
         res = {"ddp": _throughput(ns.steps, True)}
         if dist.get_world_size() == 1:
             res["plain"] = _throughput(ns.steps, False)
+    elif ns.role == "overhead":
+        res = _overhead()
     else:
         res = _bandwidth()
     if dist.get_rank() == 0:
@@ -146,7 +174,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=30)
     p.add_argument("--repeat", type=int, default=3)
-    p.add_argument("--role", choices=["throughput", "bandwidth"])
+    p.add_argument("--role", choices=["throughput", "bandwidth", "overhead"])
     p.add_argument("--out")
     ns = p.parse_args()
     if ns.role is not None:
@@ -170,6 +198,10 @@ def main():
     for label, r in (("DDP, 1 rank", one["ddp"]), ("DDP, 2 ranks", two["ddp"])):
         print(f"| {label} | {r['images_per_s']:.0f} | {r['step_ms']:.1f} | {r['comm_ms']:.2f} |")
     print(f"\nscaling efficiency, 1 -> 2 ranks: {eff:.0%}\n")
+    over = _launch(1, "--role", "overhead")
+    print(f"all_reduce of one float32 on 1 rank: mpi4py {over['mpi4py Allreduce'] * 1e6:.2f} us, "
+          f"pellucid {over['all_reduce'] * 1e6:.2f} us per call "
+          f"(+{(over['all_reduce'] - over['mpi4py Allreduce']) * 1e6:.2f} us)\n")
     rows = _launch(2, "--role", "bandwidth")
     print("all_reduce, float32 SUM, 2 ranks: bandwidth (buffer bytes / time) and time relative to "
           "mpi4py\n")
