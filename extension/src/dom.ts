@@ -58,3 +58,26 @@ export function clear(el: Element): void {
     el.removeChild(el.firstChild);
   }
 }
+
+/**
+ * Handle keys pressed inside `root` before JupyterLab's shortcuts see them. JupyterLab listens
+ * on the document in the capture phase, so a view's own listener would come too late (in a
+ * notebook in command mode, `o` would toggle the output and `0 0` restart the kernel); a
+ * capture listener on the window runs first, and a handled key is marked with preventDefault,
+ * which JupyterLab's shortcut handling respects. Keys the handler does not take go on as usual.
+ * Returns a function that removes the listener.
+ */
+export function captureKeys(root: Element, handler: (ev: KeyboardEvent) => boolean): () => void {
+  const listener = (ev: KeyboardEvent) => {
+    const target = ev.target as Node | null;
+    if (!target || !root.contains(target) || ev.defaultPrevented) {
+      return;
+    }
+    if (handler(ev)) {
+      ev.preventDefault();
+      ev.stopPropagation();
+    }
+  };
+  window.addEventListener('keydown', listener, true);
+  return () => window.removeEventListener('keydown', listener, true);
+}

@@ -8,7 +8,7 @@
  * stepping through a recording stays smooth and keeps the zoom and pan.
  */
 import { asColorBy, COLOR_BY, COLOR_BY_LABEL, ColorBy, nodeMetric, scaleColor, scaleGradientCss, themed } from './colors';
-import { clear, h } from './dom';
+import { captureKeys, clear, h } from './dom';
 import { buildVisModel, isCollapsed, moduleDepth, VisModel, VisNode } from './dot';
 import { layoutDot } from './layout';
 import { asGraphDoc, fmt, fmtShape, GraphDoc, GraphNode, nodeTensor } from './schema';
@@ -190,6 +190,7 @@ export class GraphView {
   /** A render skipped while hidden, done when the view gets a size. */
   private deferred = false;
   private rankdir: 'TB' | 'LR' | null = null;
+  private readonly releaseKeys: () => void;
   private drawingMatrix: DOMMatrix | SVGMatrix | null = null;
   lastTiming: RenderTiming | null = null;
 
@@ -233,7 +234,7 @@ export class GraphView {
     this.viewport.addEventListener('pointerup', this.onPointerUp);
     this.viewport.addEventListener('pointercancel', this.onPointerUp);
     this.viewport.addEventListener('dblclick', this.onDoubleClick);
-    this.viewport.addEventListener('keydown', this.onKeyDown);
+    this.releaseKeys = captureKeys(this.viewport, this.onKeyDown);
     if (typeof ResizeObserver !== 'undefined') {
       this.resizeObserver = new ResizeObserver(() => {
         if (this.deferred && this.viewport.clientWidth > 0) {
@@ -347,6 +348,7 @@ export class GraphView {
 
   dispose(): void {
     this.disposed = true;
+    this.releaseKeys();
     this.resizeObserver?.disconnect();
     this.node.remove();
   }
@@ -858,7 +860,10 @@ export class GraphView {
     }
   };
 
-  private onKeyDown = (ev: KeyboardEvent): void => {
+  private onKeyDown = (ev: KeyboardEvent): boolean => {
+    if (ev.altKey || ev.ctrlKey || ev.metaKey) {
+      return false;
+    }
     const vw = this.viewport.clientWidth;
     const vh = this.viewport.clientHeight;
     if (ev.key === '+' || ev.key === '=') {
@@ -869,10 +874,8 @@ export class GraphView {
       this.userMoved = false;
       this.fit();
     } else {
-      return;
+      return false;
     }
-    ev.preventDefault();
-    ev.stopPropagation();
+    return true;
   };
 }
-

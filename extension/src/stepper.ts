@@ -4,7 +4,7 @@
  * outlined. It only reports actions; who answers them (the kernel for the widget, the page for
  * the side panel) updates the state.
  */
-import { h, s } from './dom';
+import { captureKeys, h, s } from './dom';
 import { GraphView, GraphViewEvents, GraphViewOptions } from './graphview';
 import { localInspector, renderInspector } from './inspector';
 import { asGraphDoc, baseName, GraphDoc, Step, stepLabel } from './schema';
@@ -84,10 +84,11 @@ export class StepperControls {
   private state: StepperState = { cursor: 0, nSteps: 0, step: null, status: 'recorded', pauseReason: '', breakpoints: [] };
   private lastSlide = 0;
   private slideTimer: number | null = null;
+  private readonly releaseKeys: () => void;
 
   constructor(onAction: (action: StepAction, k?: number) => void, graphEvents: GraphViewEvents = {}, graphOptions: Partial<GraphViewOptions> = {}) {
     this.onAction = onAction;
-    this.node = h('div', { class: 'pellucid-stepper', tabindex: 0, 'data-lm-suppress-shortcuts': true });
+    this.node = h('div', { class: 'pellucid-stepper', tabindex: 0 });
     const bar = h('div', { class: 'pellucid-stepper-buttons' });
     for (const [action, text, title] of [...BUTTONS, ...LIVE_BUTTONS]) {
       const icon = ICONS[action];
@@ -127,7 +128,7 @@ export class StepperControls {
       this.inspector
     );
     renderInspector(this.inspector, null);
-    this.node.addEventListener('keydown', this.onKeyDown);
+    this.releaseKeys = captureKeys(this.node, this.onKeyDown);
     this.render();
   }
 
@@ -149,6 +150,7 @@ export class StepperControls {
   }
 
   dispose(): void {
+    this.releaseKeys();
     if (this.slideTimer !== null) {
       window.clearTimeout(this.slideTimer);
     }
@@ -183,26 +185,21 @@ export class StepperControls {
     this.slideTimer = window.setTimeout(() => this.onSlide(true), SLIDER_INTERVAL_MS);
   }
 
-  private onKeyDown = (ev: KeyboardEvent): void => {
+  private onKeyDown = (ev: KeyboardEvent): boolean => {
     if (ev.altKey || ev.ctrlKey || ev.metaKey) {
-      return;
+      return false;
     }
     const target = ev.target as HTMLElement;
-    if (target === this.slider && (ev.key === 'ArrowLeft' || ev.key === 'ArrowRight' || ev.key === 'Home' || ev.key === 'End')) {
-      // the slider moves itself and reports through its input event
-      ev.stopPropagation();
-      return;
-    }
-    if (target.tagName === 'SELECT' || target.tagName === 'INPUT') {
-      return;
+    // the slider moves itself (and reports through its input event); menus and fields keep keys
+    if (target.tagName === 'SELECT' || target.tagName === 'INPUT' || target.tagName === 'TEXTAREA') {
+      return false;
     }
     const action = KEYS[ev.key];
     if (!action) {
-      return;
+      return false;
     }
-    ev.preventDefault();
-    ev.stopPropagation();
     this.fire(action);
+    return true;
   };
 
   private render(): void {
@@ -216,7 +213,8 @@ export class StepperControls {
         b.hidden = !live;
       } else {
         const atStart = cursor <= 0;
-        const atEnd = cursor >= nSteps - 1;
+        // a live run paused at its newest step goes on with next (one op) and run (resume)
+        const atEnd = cursor >= nSteps - 1 && !(status === 'paused' && (action === 'next' || action === 'run'));
         b.disabled = !has || ((action === 'first' || action === 'prev' || action === 'run_back') && atStart) || ((action === 'next' || action === 'last' || action === 'step_over' || action === 'run') && atEnd);
       }
     }
