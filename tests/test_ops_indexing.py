@@ -1,5 +1,7 @@
 """Indexing against PyTorch (and NumPy where they agree): __getitem__/__setitem__ with every kind
 of index, gather/scatter, index_*, masked_*, take, put, nonzero; gradients, errors, views."""
+import zlib
+
 import numpy as np
 import pytest
 import torch
@@ -488,8 +490,13 @@ def test_where_tuple_indexes_back():
 
 
 # ---- gradcheck / double backward --------------------------------------------------------------------------
-def _f64(*shape):
-    return pellucid.tensor(rand(*shape), dtype=pellucid.float64, requires_grad=True)
+def _f64(*shape, seed=None):
+    if seed is None:
+        return pellucid.tensor(rand(*shape), dtype=pellucid.float64, requires_grad=True)
+    # a fixed draw per test, kept away from 0 so masks such as `a > 0` don't flip under the
+    # finite-difference step (whatever order the tests run in)
+    x = np.random.default_rng(seed).standard_normal(shape)
+    return pellucid.tensor(np.sign(x) * (np.abs(x) + 0.1), dtype=pellucid.float64, requires_grad=True)
 
 
 def _setitem_fn(a, v):
@@ -520,14 +527,16 @@ GRADCHECK_CASES = [
 
 @pytest.mark.parametrize("name,fn,n", GRADCHECK_CASES, ids=[c[0] for c in GRADCHECK_CASES])
 def test_gradcheck(name, fn, n):
-    inputs = (_f64(3, 4), _f64(3, 3))[:n]
+    seed = zlib.crc32(name.encode())
+    inputs = (_f64(3, 4, seed=seed), _f64(3, 3, seed=seed + 1))[:n]
     assert gradcheck(fn, inputs)
 
 
 @pytest.mark.parametrize("name,fn,n", [GRADCHECK_CASES[i] for i in (0, 1, 2, 3, 5, 9, 11, 12, 14, 15)],
                          ids=[GRADCHECK_CASES[i][0] for i in (0, 1, 2, 3, 5, 9, 11, 12, 14, 15)])
 def test_gradgradcheck(name, fn, n):
-    inputs = (_f64(3, 4), _f64(3, 3))[:n]
+    seed = zlib.crc32(name.encode())
+    inputs = (_f64(3, 4, seed=seed), _f64(3, 3, seed=seed + 1))[:n]
 
     def cubed(*xs):
         return fn(*xs) ** 3
