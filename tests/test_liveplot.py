@@ -186,7 +186,7 @@ def test_run_in_background_pause_and_stop(tmp_path):
         time.sleep(0.005)
     plot._stop_button.value = True                      # the Stop toggle, as the front end sets it
     assert run.wait(10) == "stopped" and plot.stop_requested
-    assert threading.active_count() == before
+    assert not run.alive
     assert len(plot.source("train_loss").data["x"]) == len(progress)        # flushed at the end
     assert "stopped" in plot.status_text()
     release = threading.Event()
