@@ -204,7 +204,6 @@ def test_live_pausing_resume_step_and_stop():
             opt.step()
         return "done"
 
-    before = threading.active_count()
     sess = dbg.LiveSession(train_step, breakpoints=[dbg.on_op("relu")], model=m)
     sess.start()
     assert sess.wait(10) == "paused" and sess.paused_at.op == "relu"

@@ -168,7 +168,6 @@ def test_run_in_background_pause_and_stop(tmp_path):
             step += 1
             time.sleep(0.001)
 
-    before = threading.active_count()
     run = plot.run_in_background(train)
     while len(progress) < 5:
         time.sleep(0.005)

@@ -279,7 +279,6 @@ def test_live_stepper_returns_while_paused_and_controls_the_run():
             opt.step()
         return "done"
 
-    before = threading.active_count()
     sess = dbg.LiveSession(train_step, breakpoints=[dbg.on_op("relu")], model=m)
     sw = pw.Stepper(sess)                               # starts the worker and returns
     assert _settled(sw, sess) == "paused"
