@@ -93,7 +93,7 @@ def _throughput(steps, use_ddp):
             "comm_ms": 1e3 * comm[0] / steps}
 
 
-def _bandwidth(rounds=9):
+def _bandwidth(rounds=15):
     import numpy as np
     from mpi4py import MPI
     import pellucid
