@@ -80,3 +80,4 @@ from . import amp  # noqa: E402,F401
 from .amp import autocast, is_autocast_enabled, get_autocast_dtype  # noqa: E402,F401
 from .cuda import OutOfMemoryError  # noqa: E402,F401
 from . import jit, onnx  # noqa: E402,F401
+from . import nn, distributed  # noqa: E402,F401
