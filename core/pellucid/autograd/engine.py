@@ -302,10 +302,14 @@ def execute(roots, retain, create, capture=None, targets=None, accumulate=True):
                         if not hooked:
                             _accumulate(node, grads, create)
                         else:
+                            # listeners get the accumulated .grad, so the incoming array keeps
+                            # a single owner and is stolen rather than copied (see _owned)
                             t0 = time.perf_counter()
-                            _accumulate(node, list(grads), create)   # listeners see grads too
+                            _accumulate(node, grads, create)
+                            leaf = node.variable
+                            total = (leaf.grad,) if leaf is not None else (None,)
                             for lst in listeners:
-                                lst.on_backward(node, grads, (), time.perf_counter() - t0)
+                                lst.on_backward(node, total, (), time.perf_counter() - t0)
                     continue
                 if useful is not None and not any(e is not None and useful[e[0]] for e in edges):
                     pass
