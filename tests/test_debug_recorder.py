@@ -355,3 +355,45 @@ def test_submodule_called_directly_is_named_from_the_watched_model():
     with dbg.record(m) as rec:
         m[1](torch.ones(1, 2))
     assert [s.module for s in rec.steps] == ["1.0", "1.1"]
+
+
+_IN_A_NOTEBOOK_CELL = r'''
+import json
+from IPython.core.interactiveshell import InteractiveShell
+shell = InteractiveShell.instance()
+shell.run_cell("import pellucid as torch, pellucid.debug as dbg", store_history=True)
+shell.run_cell("""x = torch.tensor(3.0, requires_grad=True)
+with dbg.record() as rec:
+    y = x * 2
+    y.backward()""", store_history=True)
+shell.run_cell("""try:
+    with dbg.record(nan_check=True):
+        torch.log(torch.zeros(1))
+except Exception as e:
+    err = e""", store_history=True)
+ns = shell.user_ns
+g = ns["rec"].graph()
+print(json.dumps({"table": ns["rec"].summary_table(), "step": repr(ns["rec"].steps[0]),
+                  "label": g["nodes"][[n["kind"] for n in g["nodes"]].index("op")]["source"]["label"],
+                  "error": str(ns["err"])}))
+'''
+
+
+def test_sources_in_notebook_cells_are_named_by_their_cell():
+    # IPython compiles each cell to a temporary file; readers know the cell as In[n]
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-c", _IN_A_NOTEBOOK_CELL], capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    facts = json.loads(out.strip().splitlines()[-1])
+    assert facts["label"] == "In[2]"
+    assert "In[2]:3" in facts["table"] and "In[2]:3" in facts["step"]
+    assert "called at cell In[3], line 3" in facts["error"], facts["error"]
+
+
+def test_sources_in_files_are_named_by_their_base_name():
+    x = torch.tensor(3.0, requires_grad=True)
+    with dbg.record() as rec:
+        (x * 2).backward()
+    src = next(n["source"] for n in rec.graph()["nodes"] if n["kind"] == "op")
+    assert src["label"] == "test_debug_recorder.py" and src["file"] == __file__

@@ -14,3 +14,18 @@ def user_frame(skip_prefixes=()):
             return (fn, f.f_lineno, f.f_code.co_name)
         f = f.f_back
     return None
+
+
+def source_label(filename):
+    """A short name for a source file: "In[3]" for a notebook cell (IPython compiles each cell to a
+    temporary file whose name means nothing to the reader), otherwise the file's base name."""
+    ipython_mod = sys.modules.get("IPython")
+    if ipython_mod is not None:
+        try:
+            shell = ipython_mod.get_ipython()
+            count = shell.compile._filename_map.get(filename) if shell is not None else None
+        except AttributeError:          # an IPython without the cell-name map
+            count = None
+        if count is not None:
+            return f"In[{count}]"
+    return os.path.basename(filename)

@@ -110,7 +110,7 @@ function tooltip(doc: GraphDoc, v: VisNode): string {
     }
   }
   if (n.source && n.source.file) {
-    lines.push(`${n.source.file}:${n.source.line}`);
+    lines.push(`${n.source.label && n.source.label.startsWith('In[') ? n.source.label : n.source.file}:${n.source.line}`);
   }
   return lines.join('\n');
 }

@@ -6,7 +6,7 @@
  * notebooks build the same structure from the graph document alone (no heatmap there).
  */
 import { clear, h, s } from './dom';
-import { baseName, fmt, fmtShape, GraphDoc, GraphNode, Histogram, Num, SourceRef, Summary, TensorInfo, toNumber } from './schema';
+import { fmt, fmtShape, GraphDoc, GraphNode, Histogram, Num, SourceRef, sourceName, Summary, TensorInfo, toNumber } from './schema';
 
 export interface Heatmap {
   rows: number;
@@ -231,7 +231,7 @@ function sourceLine(src: SourceRef | null | undefined): HTMLElement | null {
   if (!src || !src.file) {
     return null;
   }
-  const text = `${baseName(src.file)}:${src.line}${src.function ? ` in ${src.function}` : ''}`;
+  const text = `${sourceName(src)}:${src.line}${src.function ? ` in ${src.function}` : ''}`;
   return h('div', { class: 'pellucid-inspector-source', title: `${src.file}:${src.line}` }, text);
 }
 

@@ -31,6 +31,8 @@ export interface SourceRef {
   file: string;
   line: number;
   function?: string;
+  /** "In[3]" for a notebook cell (whose file is a temporary name), else the base name */
+  label?: string;
 }
 
 export interface TensorInfo {
@@ -181,6 +183,11 @@ export function fmtShape(shape: number[] | null | undefined): string {
     return '?';
   }
   return shape.length ? shape.join('×') : 'scalar';
+}
+
+/** How to name a source location: a notebook cell as In[n], a file by its base name. */
+export function sourceName(src: SourceRef): string {
+  return src.label || baseName(src.file);
 }
 
 /** The file name without its directories (the full path goes into a tooltip). */

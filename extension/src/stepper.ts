@@ -7,7 +7,7 @@
 import { captureKeys, h, s } from './dom';
 import { GraphView, GraphViewEvents, GraphViewOptions } from './graphview';
 import { localInspector, renderInspector } from './inspector';
-import { asGraphDoc, baseName, GraphDoc, Step, stepLabel } from './schema';
+import { asGraphDoc, GraphDoc, sourceName, Step, stepLabel } from './schema';
 
 export type StepAction =
   | 'first'
@@ -233,7 +233,7 @@ export class StepperControls {
     const src = step && step.source;
     if (src && src.file) {
       this.source.append(
-        h('span', { class: 'pellucid-source-loc', title: `${src.file}:${src.line}` }, `${baseName(src.file)}:${src.line}`),
+        h('span', { class: 'pellucid-source-loc', title: `${src.file}:${src.line}` }, `${sourceName(src)}:${src.line}`),
         src.function ? h('span', { class: 'pellucid-muted' }, ` in ${src.function}`) : '',
         step && step.source_text ? h('code', { class: 'pellucid-source-text' }, step.source_text.trim()) : ''
       );

@@ -3,7 +3,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const { load } = require('./load.cjs');
 
-const { fmt, toNumber, fmtShape, stepLabel, asGraphDoc, baseName } = load('schema');
+const { fmt, toNumber, fmtShape, stepLabel, asGraphDoc, baseName, sourceName } = load('schema');
 const { nodeMetric, asColorBy, scaleColor } = load('colors');
 
 test('numbers: NaN and infinities are strings in documents', () => {
@@ -17,6 +17,11 @@ test('numbers: NaN and infinities are strings in documents', () => {
   assert.equal(fmtShape([3, 8]), '3×8');
   assert.equal(fmtShape([]), 'scalar');
   assert.equal(baseName('/a/b/model.py'), 'model.py');
+});
+
+test('source names: a notebook cell by its label, a file by its base name', () => {
+  assert.equal(sourceName({ file: '/tmp/ipykernel_7/2364547689.py', line: 3, label: 'In[4]' }), 'In[4]');
+  assert.equal(sourceName({ file: '/a/b/model.py', line: 3 }), 'model.py');
 });
 
 test('step labels count from 1 and name the backward function', () => {

@@ -3,6 +3,8 @@ that the notebook widgets, the JupyterLab extension and saved notebooks read."""
 import html
 import json
 
+from .._source import source_label
+
 SCHEMA = "pellucid.graph"
 VERSION = 1
 
@@ -12,7 +14,7 @@ MIME_TYPE = "application/vnd.pellucid.graph+json"
 
 
 def _src(s):
-    return {"file": s[0], "line": s[1], "function": s[2]} if s else None
+    return {"file": s[0], "line": s[1], "function": s[2], "label": source_label(s[0])} if s else None
 
 
 def build_graph(recorder, iteration=None, cursor=None, max_depth=None):

@@ -21,7 +21,7 @@ import weakref
 import numpy as np
 
 from .. import _dispatch
-from .._source import user_frame
+from .._source import source_label, user_frame
 from .summary import summarize, nonfinite_count
 from . import tripwire
 
@@ -117,7 +117,7 @@ class Step:
 
     def __repr__(self):
         where = f" @ {self.module}" if self.module else ""
-        src = f" ({self.source[0].rsplit('/', 1)[-1]}:{self.source[1]})" if self.source else ""
+        src = f" ({source_label(self.source[0])}:{self.source[1]})" if self.source else ""
         what = self.node if self.phase != "forward" else self.op
         return f"<Step {self.index} {self.phase} {what}{where}{src}>"
 
@@ -528,7 +528,7 @@ class Recorder:
         it = self._pick(iteration)
         lines = [f"{'step':>5}  {'phase':<10} {'op':<22} {'module':<24} {'source'}"]
         for s in it.steps:
-            src = f"{s.source[0].rsplit('/', 1)[-1]}:{s.source[1]}" if s.source else ""
+            src = f"{source_label(s.source[0])}:{s.source[1]}" if s.source else ""
             what = s.op if s.phase == "forward" else s.node
             if s.phase == "accumulate" and s.inputs:
                 info = it.tensors.get(s.inputs[0])
