@@ -270,6 +270,28 @@ def test_script_mode_progress_line_and_html(tmp_path, capsys, monkeypatch):
         plot.log(0, train_loss=1.0)
 
 
+def test_html_of_a_plot_without_learning_rates_has_no_bokeh_warning(tmp_path, caplog):
+    """The learning-rate panel stays hidden and empty until a series goes there; saving must not make
+    Bokeh warn about a plot without renderers, nor undo a silencing the user set up."""
+    from bokeh.core.validation import is_silenced, silence
+    from bokeh.core.validation.warnings import MISSING_RENDERERS
+    plot = _plot(tmp_path, series=("train_loss",), clock=Clock())
+    plot.log(0, train_loss=1.0)
+    caplog.set_level("WARNING", logger="bokeh")
+    plot.save(tmp_path / "a.html")
+    assert not [r for r in caplog.records if "MISSING_RENDERERS" in r.getMessage()]
+    assert not is_silenced(MISSING_RENDERERS)          # silenced only while saving
+    silence(MISSING_RENDERERS, True)
+    try:
+        plot.save(tmp_path / "b.html")
+        assert is_silenced(MISSING_RENDERERS)          # the user's own setting is kept
+    finally:
+        silence(MISSING_RENDERERS, False)
+    plot.log(1, train_loss=0.5, lr=0.1)                 # now the panel shows: nothing to silence
+    plot.save(tmp_path / "c.html")
+    assert not [r for r in caplog.records if "MISSING_RENDERERS" in r.getMessage()]
+
+
 def test_script_mode_uses_tqdm_when_installed(tmp_path, monkeypatch):
     made = []
 

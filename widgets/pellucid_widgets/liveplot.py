@@ -553,8 +553,19 @@ class LivePlot:
         from bokeh.resources import INLINE
         self.flush()
         path = os.fspath(path or self.path or "liveplot.html")
+        from bokeh.core.validation import is_silenced, silence
+        from bokeh.core.validation.warnings import MISSING_RENDERERS
         with self._lock:
-            html = file_html(self.layout, INLINE, title=escape(self.title))
+            # the learning-rate panel is hidden until a series goes there: an empty hidden panel is not
+            # the missing plot Bokeh's check warns about (whose silencing is process-wide: put it back)
+            quiet = bool(self.figure.renderers) and not self.lower.visible and not is_silenced(MISSING_RENDERERS)
+            if quiet:
+                silence(MISSING_RENDERERS, True)
+            try:
+                html = file_html(self.layout, INLINE, title=escape(self.title))
+            finally:
+                if quiet:
+                    silence(MISSING_RENDERERS, False)
         d = os.path.dirname(os.path.abspath(path))
         fd, tmp = tempfile.mkstemp(dir=d, prefix=".pellucid-", suffix=".html")
         try:
