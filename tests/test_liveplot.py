@@ -422,3 +422,34 @@ def test_buttons_reach_a_loop_running_in_the_cell():
         assert phase == "stopping" and stopped == "True" and int(last) < 4000
     finally:
         km.shutdown_kernel(now=True)
+
+
+def _drawn_from_bundle(plot, name):
+    """The x values a view created now would draw: jupyter_bokeh views draw the widget's
+    render_bundle and miss the updates sent before they existed."""
+    from bokeh.document import Document
+    (doc_json,) = plot._bokeh.render_bundle["docs_json"].values()
+    return list(np.asarray(Document.from_json(doc_json).get_model_by_name(f"pellucid-{name}").data["x"]))
+
+
+def test_a_plot_drawn_late_in_the_page_still_gets_every_point(tmp_path, monkeypatch):
+    import IPython.display
+    clock = Clock()
+    monkeypatch.setattr(lp, "in_kernel", lambda: True)   # as in a kernel, without one
+    monkeypatch.setattr(IPython.display, "display", lambda *a, **k: None)
+    plot = _plot(tmp_path, series=("train_loss",), clock=clock)
+    plot.show()
+    for step in range(10):                               # BokehJS may still be loading
+        clock.t += 0.15
+        plot.log(step, train_loss=1.0 / (step + 1))
+    assert _drawn_from_bundle(plot, "train_loss") == list(range(10))
+    for step in range(10, 30):                           # later: appended by streaming only
+        clock.t += 0.15
+        plot.log(step, train_loss=1.0 / (step + 1))
+    assert len(_drawn_from_bundle(plot, "train_loss")) < 30
+    lp._flush_all()                                      # what the end of the cell runs
+    assert _drawn_from_bundle(plot, "train_loss") == list(range(30))
+    before = plot.resyncs
+    lp._flush_all()                                      # nothing new: no refresh
+    assert plot.resyncs == before
+    plot.close()

@@ -37,6 +37,10 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
            "#bcbd22", "#17becf")
 AXES = ("left", "right", "below")
 SCRIPT_THROTTLE = 0.1            # seconds between progress lines without tqdm
+# jupyter_bokeh's view drops the updates that arrive before it has drawn itself (loading BokehJS
+# takes a moment), and draws the state the widget had when it was created: for this long after
+# display every update also refreshes that state, and the end of the cell refreshes it once more
+RESYNC_AFTER_DISPLAY_S = 2.0
 
 
 class StopTraining(Exception):
@@ -168,6 +172,7 @@ def _flush_all(*_args):
     for p in list(_live_plots):
         try:
             p.flush()
+            p._resync_page()
         except Exception:
             log.exception("pellucid LivePlot: flush after the cell failed")
 
@@ -245,6 +250,9 @@ class LivePlot:
         self._closed = False
         self._widget = None
         self._displayed = False
+        self._displayed_at = None
+        self._page_stale = False             # updates went out that a late-drawn view may have missed
+        self.resyncs = 0
         self._show_hook = None               # a dashboard shows itself instead of the bare plot
         self._progress = None
         self._progress_last = -math.inf
@@ -350,11 +358,27 @@ class LivePlot:
     def flush(self, now=None):
         """Send the buffered points now."""
         with self._lock:
+            sent = False
             for s in self._series.values():
                 if s.px:
                     self._push(s)
+                    sent = True
             self._last_flush = self._clock() if now is None else now
+            if sent and self._widget is not None and self._displayed:
+                self._page_stale = True
+                if self._clock() - self._displayed_at < RESYNC_AFTER_DISPLAY_S:
+                    self._resync_page()
         self._update_status()
+
+    def _resync_page(self):
+        """Make the state a view draws itself from (and redraws existing views from) the current
+        one, so that points sent before BokehJS had drawn the plot are not lost."""
+        with self._lock:
+            if not self._page_stale or self._widget is None:
+                return
+            self._bokeh.render_bundle = type(self._bokeh)._model_to_traits(self.layout)
+            self._page_stale = False
+            self.resyncs += 1
 
     def _push(self, s):
         px = np.asarray(s.px, dtype=np.float64)
@@ -492,6 +516,7 @@ class LivePlot:
         load_bokehjs()
         display(self.widget)
         self._displayed = True
+        self._displayed_at = self._clock()
 
     def _ipython_display_(self):
         self.show()
@@ -587,6 +612,7 @@ class LivePlot:
         if self._closed:
             return None
         self.flush()
+        self._resync_page()
         self._closed = True
         _live_plots.discard(self)
         if self._notebook:
