@@ -226,7 +226,9 @@ _RUN_STATE = _js("path", """
         errors.push({cell: i, ename: o.ename, evalue: o.evalue, traceback: (o.traceback || []).join('\\n')});
     }
   });
-  return {prompts, errors, status: kernel ? kernel.status : 'none',
+  // a folded (input-hidden) cell draws no prompt: its model's execution count says it ran
+  const counts = cells.map(c => c.model.executionCount);
+  return {prompts, counts, errors, status: kernel ? kernel.status : 'none',
           connection: kernel ? kernel.connectionStatus : 'none'};
 """)
 
@@ -347,7 +349,8 @@ class Lab:
                 raise AssertionError(f"cell {e['cell']} raised {e['ename']}: {e['evalue']}\n"
                                      + _ANSI.sub("", e["traceback"]))
             if (not st.get("missing") and st["status"] == "idle"
-                    and all(re.fullmatch(r"\[\d+\]:", p) for i, p in enumerate(st["prompts"])
+                    and all(isinstance(n, int) and p != "[*]:"
+                            for i, (p, n) in enumerate(zip(st["prompts"], st["counts"]))
                             if cells is None or i in cells)):
                 return st
             time.sleep(0.25)
