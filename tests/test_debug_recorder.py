@@ -371,11 +371,17 @@ shell.run_cell("""try:
         torch.log(torch.zeros(1))
 except Exception as e:
     err = e""", store_history=True)
+shell.run_cell("""import warnings
+def f(x):
+    return x * 2 if bool(x.sum() > 0) else x
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    torch.jit.trace(f, torch.ones(2))""", store_history=True)
 ns = shell.user_ns
 g = ns["rec"].graph()
 print(json.dumps({"table": ns["rec"].summary_table(), "step": repr(ns["rec"].steps[0]),
                   "label": g["nodes"][[n["kind"] for n in g["nodes"]].index("op")]["source"]["label"],
-                  "error": str(ns["err"])}))
+                  "error": str(ns["err"]), "tracer": [str(w.message) for w in ns["caught"]]}))
 '''
 
 
@@ -389,6 +395,7 @@ def test_sources_in_notebook_cells_are_named_by_their_cell():
     assert facts["label"] == "In[2]"
     assert "In[2]:3" in facts["table"] and "In[2]:3" in facts["step"]
     assert "called at cell In[3], line 3" in facts["error"], facts["error"]
+    assert any("(at cell In[4], line 3, in f)" in w for w in facts["tracer"]), facts["tracer"]
 
 
 def test_sources_in_files_are_named_by_their_base_name():

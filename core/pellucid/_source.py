@@ -29,3 +29,11 @@ def source_label(filename):
         if count is not None:
             return f"In[{count}]"
     return os.path.basename(filename)
+
+
+def describe_location(src):
+    """(file, line, function) as a reader finds it: "cell In[3], line 5" or "path/to/file.py:5"."""
+    if not src:
+        return "<unknown source>"
+    label = source_label(src[0])
+    return f"cell {label}, line {src[1]}" if label.startswith("In[") else f"{src[0]}:{src[1]}"

@@ -3,7 +3,7 @@ output (forward) or gradient (backward) holds NaN/Inf stops the run, naming the 
 path, the source line and the input summaries. In the recorder's live mode it pauses instead of
 raising. Both callers are dispatch-point listeners and build their errors here."""
 from .. import _dispatch
-from .._source import source_label
+from .._source import describe_location
 from .summary import summarize, describe, nonfinite_count
 
 __all__ = ["AnomalyError", "first_nonfinite", "forward_error", "backward_error", "module_path"]
@@ -45,10 +45,7 @@ def first_nonfinite(values):
 
 
 def _where(src):
-    if not src:
-        return "<unknown source>"
-    label = source_label(src[0])
-    return f"cell {label}, line {src[1]}" if label.startswith("In[") else f"{src[0]}:{src[1]}"
+    return describe_location(src)
 
 
 def _mod(module):

@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import _backend, _dispatch
 from .._grad_mode import no_grad
-from .._source import user_frame
+from .._source import describe_location, user_frame
 from .._tensor import Tensor
 from ._program import Program, Value, OpNode, Ref, RawRef, XP, RNG, flatten_refs, encode, EncodeError
 
@@ -294,7 +294,7 @@ class _Tracer:
         if tag is None or tag[0] != self.serial or not self.values[tag[1]].dependent:
             return
         src = user_frame()
-        where = f" (at {src[0]}:{src[1]}, in {src[2]})" if src else ""
+        where = f" (at {describe_location(src)}, in {src[2]})" if src else ""
         module = _module_path()
         inside = f" in module '{module}'" if module else ""
         msg = (f"Converting a tensor to {what}{inside} might cause the trace to be incorrect. We can't record "
