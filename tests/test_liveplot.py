@@ -453,3 +453,18 @@ def test_a_plot_drawn_late_in_the_page_still_gets_every_point(tmp_path, monkeypa
     lp._flush_all()                                      # nothing new: no refresh
     assert plot.resyncs == before
     plot.close()
+
+
+def test_closing_a_notebook_plot_disables_its_buttons(tmp_path, monkeypatch):
+    import IPython.display
+    monkeypatch.setattr(lp, "in_kernel", lambda: True)
+    monkeypatch.setattr(IPython.display, "display", lambda *a, **k: None)
+    plot = _plot(tmp_path, series=("train_loss",))
+    plot.show()
+    plot.log(0, train_loss=1.0)
+    assert not plot._stop_button.disabled
+    assert plot.close() is None                          # a notebook plot writes no file
+    assert plot._pause_button.disabled and plot._stop_button.disabled
+    assert plot.status_text().endswith("closed") and "closed" in plot._status.value
+    with pytest.raises(RuntimeError, match="closed"):
+        plot.log(1, train_loss=0.5)

@@ -271,7 +271,7 @@ class LivePlot:
     # ---- figures ------------------------------------------------------------------------
     def _build_figures(self, x_label, y_label, width, height):
         from bokeh.layouts import column
-        from bokeh.models import DataRange1d, HoverTool, LinearAxis, LinearScale
+        from bokeh.models import DataRange1d, HoverTool, Legend, LinearAxis, LinearScale
         from bokeh.plotting import figure
         self.figure = figure(title=escape(self.title), width=width, height=height,
                              y_axis_type="log" if self.log_y else "linear", x_axis_label=escape(x_label),
@@ -287,10 +287,13 @@ class LivePlot:
                             tools="pan,wheel_zoom,box_zoom,reset", visible=False)
         self.lower.y_range = DataRange1d(renderers=[])
         self.lower.add_tools(HoverTool(tooltips=[("series", "$name"), ("step", "@x"), ("value", "@y")]))
+        # legends beside the plots, not over the curves' latest points
+        for fig in (self.figure, self.lower):
+            fig.add_layout(Legend(items=[], click_policy="hide", location="top_left"), "right")
         self.layout = column(self.figure, self.lower)
 
     def _add_series(self, name):
-        from bokeh.models import ColumnDataSource
+        from bokeh.models import ColumnDataSource, LegendItem
         name = str(name)
         axis = self._axes.get(name) or default_axis(name)
         if axis not in AXES:
@@ -300,7 +303,8 @@ class LivePlot:
         color = next(self._colors)
         fig = self.lower if axis == "below" else self.figure
         kw = {"y_range_name": "right"} if axis == "right" else {}
-        r = fig.line("x", "y", source=source, color=color, line_width=2, legend_label=label, name=label, **kw)
+        r = fig.line("x", "y", source=source, color=color, line_width=2, name=label, **kw)
+        fig.legend[0].items = [*fig.legend[0].items, LegendItem(label=label, renderers=[r])]
         if axis == "right":
             self.figure.extra_y_ranges["right"].renderers = [*self.figure.extra_y_ranges["right"].renderers, r]
             self._right_axis.visible = True
@@ -308,8 +312,6 @@ class LivePlot:
             fig.y_range.renderers = [*fig.y_range.renderers, r]
         if axis == "below":
             self.lower.visible = True
-        fig.legend.click_policy = "hide"
-        fig.legend.location = "top_right"
         s = self._series[name] = _Series(name, axis, source, r)
         return s
 
@@ -534,7 +536,9 @@ class LivePlot:
         with self._lock:
             parts = [f"step {self._last_step if self._last_step is not None else '-'}"]
             parts += [f"{s.name} {s.last:.4g}" for s in self._series.values() if s.last is not None]
-        if self._stop:
+        if self._closed:
+            parts.append("closed")
+        elif self._stop:
             parts.append("stop requested")
         elif self.paused:
             parts.append("paused")
@@ -616,6 +620,11 @@ class LivePlot:
         self._closed = True
         _live_plots.discard(self)
         if self._notebook:
+            if self._widget is not None:     # nothing left for Pause / Stop to act on
+                for b in (self._pause_button, self._stop_button):
+                    b.disabled = True
+                    b.tooltip = "the plot is closed"
+                self._update_status()
             return None
         if self._progress is True:
             sys.stderr.write("\n")
