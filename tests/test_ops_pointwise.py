@@ -829,3 +829,28 @@ def test_pow_gradient_in_the_promoted_dtype():
     b = np.array([1.1, -0.4, 2.2])
     check_op(pellucid.pow, torch.pow, [a, b])
     check_op(pellucid.xlogy, torch.xlogy, [b, a])
+
+
+def test_overflow_and_nan_are_silent_as_in_torch_while_users_numpy_still_warns():
+    # run with RuntimeWarnings as errors: pellucid's inf/nan results must not raise, the user's
+    # own NumPy overflow must
+    import subprocess
+    import sys
+    code = """
+import numpy as np
+import pellucid as torch
+x = torch.tensor([1e38, 0.0, -1.0], requires_grad=True)
+y = x * 10 * torch.tensor([1e38, 1.0, 1.0]) + x / 0.0 - torch.log(x) - torch.sqrt(x)
+y.sum().backward()
+print(y.tolist(), x.grad.tolist())
+try:
+    np.float32(1e38) * np.float32(10)
+except RuntimeWarning as e:
+    print("user warning:", e)
+"""
+    out = subprocess.run([sys.executable, "-W", "error::RuntimeWarning", "-c", code],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "user warning: overflow encountered" in out.stdout
+    values = out.stdout.splitlines()[0]
+    assert "inf" in values and "nan" in values

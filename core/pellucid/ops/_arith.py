@@ -2,6 +2,7 @@
 in-place forms; plus the helpers the elementwise families share (quiet NumPy calls and
 PyTorch-style broadcasting errors)."""
 import math
+import warnings
 
 import numpy as np
 
@@ -17,6 +18,13 @@ try:
     _QUIET = _make_extobj(all="ignore")
 except ImportError:  # pragma: no cover - NumPy < 2
     _errvar = None
+
+# The hottest ops (+, -, * and their backwards) call NumPy bare: switching the error state costs
+# more than the op. NumPy attributes its floating-point warnings to the calling frame, so ignoring
+# them for pellucid's modules keeps PyTorch's silence (inf/nan are values, and the NaN tripwire is
+# how to find them) without touching what NumPy says to the user's own code.
+warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"pellucid\.",
+                        message=r"(overflow|invalid value|divide by zero|underflow) encountered")
 
 
 def broadcast_error(name, *operands):
