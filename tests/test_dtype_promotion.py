@@ -9,7 +9,7 @@ import torch
 import pellucid
 from pellucid import _dtype as D
 
-NAMES = ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64"]
+NAMES = ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32", "float64"]
 PAIRS = list(itertools.product(NAMES, NAMES))
 SCALARS = [True, False, 3, -1, 2.5, 0.0]
 DIMS = [(1, 1), (1, 0), (0, 1), (0, 0)]
@@ -92,8 +92,8 @@ def _assert_same_result(ft, fp, targs, pargs, what):
     got = fp(*pargs)
     assert got.dtype.name == _name(expected.dtype), what
     assert tuple(got.shape) == tuple(expected.shape), what
-    np.testing.assert_allclose(got.numpy().astype(np.float64), expected.numpy().astype(np.float64),
-                               err_msg=str(what))
+    # through float64: neither library hands bfloat16 to NumPy
+    np.testing.assert_allclose(got.double().numpy(), expected.double().numpy(), err_msg=str(what))
 
 
 @pytest.mark.parametrize("op", list(_ops()))
@@ -189,3 +189,59 @@ def test_numpy_scalars_promote_like_python_numbers():
     assert pellucid.result_type(pellucid.ones(2, dtype=pellucid.float16), np.float64(1.5)) is pellucid.float16
     assert pellucid.result_type(pellucid.ones(2, dtype=pellucid.int32), np.float64(1.5)) is pellucid.float32
     assert pellucid.result_type(pellucid.ones(2, dtype=pellucid.int8), np.int64(7)) is pellucid.int8
+
+
+def test_bfloat16_named_examples_match_torch():
+    """bfloat16 and float16 hold different ranges and precisions, so neither wins: float32."""
+    cases = [
+        (lambda m: m.ones(3, dtype=m.bfloat16) + m.ones(3, dtype=m.float16), "float32"),
+        (lambda m: m.ones(3, dtype=m.float16) * m.ones(3, dtype=m.bfloat16), "float32"),
+        (lambda m: m.ones(3, dtype=m.bfloat16) + m.ones(3, dtype=m.float32), "float32"),
+        (lambda m: m.ones(3, dtype=m.bfloat16) - m.ones(3, dtype=m.float64), "float64"),
+        (lambda m: m.ones(3, dtype=m.bfloat16) * m.arange(3), "bfloat16"),
+        (lambda m: m.ones(3, dtype=m.uint8) + m.ones(3, dtype=m.bfloat16), "bfloat16"),
+        (lambda m: m.ones(3, dtype=m.bool) * m.ones(3, dtype=m.bfloat16), "bfloat16"),
+        (lambda m: m.ones(3, dtype=m.bfloat16) * 2.5, "bfloat16"),
+        (lambda m: 1.5 / m.ones(3, dtype=m.bfloat16), "bfloat16"),
+        (lambda m: m.ones(3, dtype=m.bfloat16) + 2, "bfloat16"),
+        (lambda m: m.ones(3, dtype=m.int32) * m.tensor(1.5, dtype=m.bfloat16), "bfloat16"),
+        (lambda m: m.ones(3, dtype=m.int32) / 2, "float32"),
+        (lambda m: m.ones(3, dtype=m.float16) + m.tensor(1.5, dtype=m.bfloat16), "float16"),
+        (lambda m: m.ones(3, dtype=m.bfloat16) + m.tensor(1.5, dtype=m.float64), "bfloat16"),
+        (lambda m: m.tensor(1.5, dtype=m.bfloat16) + m.tensor(1.5, dtype=m.float16), "float32"),
+        (lambda m: m.ones(3, dtype=m.bfloat16) + np.float64(0.25), "bfloat16"),
+    ]
+    for i, (f, name) in enumerate(cases):
+        assert _name(f(torch).dtype) == name, i
+        assert f(pellucid).dtype.name == name, i
+    assert pellucid.promote_types(pellucid.bfloat16, pellucid.float16) is pellucid.float32
+    assert pellucid.promote_types(pellucid.float16, pellucid.bfloat16) is pellucid.float32
+    assert pellucid.promote_types(pellucid.bfloat16, pellucid.int64) is pellucid.bfloat16
+
+
+def test_bfloat16_names_and_legacy_type():
+    assert D.as_dtype("bfloat16") is pellucid.bfloat16
+    assert D.as_dtype("torch.bfloat16") is pellucid.bfloat16
+    assert D.as_dtype(torch.bfloat16) is pellucid.bfloat16
+    assert D.as_dtype("torch.BFloat16Tensor") is pellucid.bfloat16
+    x = pellucid.ones(2).type("torch.BFloat16Tensor")
+    assert x.dtype is pellucid.bfloat16
+    assert x.type() == "pellucid.BFloat16Tensor" and torch.ones(2).bfloat16().type() == "torch.BFloat16Tensor"
+    assert pellucid.BFloat16Tensor([1, 2]).dtype is pellucid.bfloat16
+    assert pellucid.BFloat16Tensor(2, 3).shape == (2, 3)
+    assert x.is_floating_point() and not x.is_complex()
+    assert pellucid.ones(2).bfloat16().dtype is pellucid.bfloat16
+
+
+def test_set_default_dtype_bfloat16():
+    pellucid.set_default_dtype(pellucid.bfloat16)
+    torch.set_default_dtype(torch.bfloat16)
+    try:
+        for mod in (pellucid, torch):
+            assert _name(mod.tensor([1.5]).dtype) == "bfloat16"
+            assert _name((mod.ones(2, dtype=mod.int8) * 0.5).dtype) == "bfloat16"
+            assert _name(mod.ones(2).dtype) == "bfloat16"
+        assert repr(pellucid.tensor([1.5])) == repr(torch.tensor([1.5]))
+    finally:
+        pellucid.set_default_dtype(pellucid.float32)
+        torch.set_default_dtype(torch.float32)

@@ -4,11 +4,12 @@ import torch
 import pellucid
 
 
-@pytest.mark.parametrize("name", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("name", ["float16", "bfloat16", "float32", "float64"])
 def test_finfo_matches_torch(name):
     p, t = pellucid.finfo(getattr(pellucid, name)), torch.finfo(getattr(torch, name))
-    for attr in ("bits", "eps", "max", "min", "tiny", "smallest_normal", "resolution"):
+    for attr in ("bits", "eps", "max", "min", "tiny", "smallest_normal", "resolution", "dtype"):
         assert getattr(p, attr) == getattr(t, attr), attr
+    assert repr(p) == repr(t)
     assert pellucid.finfo().eps == torch.finfo().eps
 
 

@@ -155,3 +155,30 @@ def test_default_dtype_changes_suffix():
 def test_format_of_zero_dim_tensor():
     assert f"{pellucid.tensor(2.5):.2f}" == "2.50"
     assert f"{pellucid.tensor(3)}" == "3"
+
+
+BF16_CASES = ["float_scalar", "nan_scalar", "neg_zero", "big_scalar", "f32_1d_int_mode", "f32_random", "sci_small",
+              "sci_large", "nonfinite", "zeros", "negatives", "summarised_1d", "wrapped_rows", "wide_values",
+              "tiny_values", "empty_2d", "empty_1d", "cube", "summarised_rows"]
+
+
+@pytest.mark.parametrize("name", BF16_CASES)
+def test_bfloat16_repr_matches_torch(name):
+    """bfloat16 tensors print their rounded values with a dtype=bfloat16 suffix, as in PyTorch."""
+    arr = CASES[name]
+    pt, tt = pellucid.tensor(arr).bfloat16(), torch.from_numpy(np.array(arr, copy=True)).bfloat16()
+    assert repr(pt) == _expected(tt)
+    assert str(pt) == str(tt).replace("torch.", "pellucid.")
+
+
+def test_bfloat16_repr_with_options_and_grad_suffix():
+    data = _rng.standard_normal((4, 6)).astype(np.float32)
+    p = pellucid.tensor(data).bfloat16().requires_grad_()
+    t = torch.tensor(data).bfloat16().requires_grad_()
+    assert repr(p) == _expected(t)
+    assert repr(p * 2) == _expected(t * 2)
+    assert repr(p.sum()) == _expected(t.sum())
+    for options in OPTIONS:
+        pellucid.set_printoptions(**options)
+        torch.set_printoptions(**options)
+        assert repr(p.detach()) == _expected(t.detach()), options

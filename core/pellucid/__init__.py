@@ -6,8 +6,8 @@ __version__ = "0.1.0"
 
 from ._dtype import (dtype, get_default_dtype, set_default_dtype, promote_types,  # noqa: F401
                      result_type as _result_type)
-from ._dtype import (bool_ as bool, uint8, int8, int16, int32, int64, float16, float32,  # noqa: F401
-                     float64)
+from ._dtype import (bool_ as bool, uint8, int8, int16, int32, int64, float16, bfloat16,  # noqa: F401
+                     float32, float64)
 from ._dtype import float16 as half, float32 as float, float64 as double  # noqa: F401
 from ._dtype import int16 as short, int32 as int, int64 as long  # noqa: F401
 from ._backend import device  # noqa: F401
@@ -43,6 +43,7 @@ IntTensor = _typed(int32)
 BoolTensor = _typed(bool)
 ByteTensor = _typed(uint8)
 HalfTensor = _typed(float16)
+BFloat16Tensor = _typed(bfloat16)
 
 
 def is_tensor(obj):

@@ -5,6 +5,8 @@ in sync; everything that must pick a library asks `xp_of` or `xp_for`.
 """
 import numpy as np
 
+from ._dtype import BF16
+
 _cupy = None
 _cupy_error = None
 on_load = []       # callables run with the cupy module once it has loaded (memory tracking)
@@ -108,6 +110,15 @@ def device_of(arr):
     return CPU
 
 
+def check_dtype_on(np_dtype, dev, op):
+    """CuPy has no bfloat16: refuse a bfloat16 tensor on a CUDA device, before CuPy is touched."""
+    if np_dtype is BF16 and dev is not None and dev.type != "cpu":
+        raise RuntimeError(
+            f"{op}: a pellucid.bfloat16 tensor can't be on {dev}: CuPy (pellucid's CUDA backend) has no "
+            "bfloat16 dtype, so bfloat16 tensors live on the CPU only. Keep it on the CPU, or convert it "
+            "first (.float() or .half()).")
+
+
 def xp_of(arr):
     """The array module that owns `arr`."""
     if type(arr) is np.ndarray:
@@ -123,12 +134,13 @@ def xp_for(dev):
     return cupy()
 
 
-def move(arr, dev, non_blocking=False):
-    """Copy `arr` to `dev` (no copy when it is already there)."""
+def move(arr, dev, non_blocking=False, op="to"):
+    """Copy `arr` to `dev` (no copy when it is already there). `op` names the caller in errors."""
     if dev.type == "cpu":
         if type(arr) is np.ndarray:
             return arr
         return arr.get() if not non_blocking else arr.get(stream=cupy().cuda.get_current_stream())
+    check_dtype_on(arr.dtype, dev, op)
     cp = cupy()
     idx = 0 if dev.index is None else dev.index
     if type(arr) is not np.ndarray and arr.device.id == idx:

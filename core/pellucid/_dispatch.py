@@ -5,6 +5,13 @@ backward (written once against the `F` namespace, so the same formula runs on ra
 arrays when create_graph is off and on differentiable tensors when it is on) and its
 metadata, side by side. `dispatch` checks devices, promotes dtypes, runs the forward,
 links the graph and, only when something listens (recorder, anomaly mode), tells it.
+
+bfloat16 computes in float32 ("opmath"): NumPy's bfloat16 (ml_dtypes) accumulates sums in
+bfloat16, returns float32 from matmul, clip and arithmetic with Python floats, and einsum refuses
+it. PyTorch's CPU kernels load bfloat16, compute in float and round each result to bfloat16; so an
+op whose floating inputs are all bfloat16 gets them as float32 arrays, and its floating outputs
+are rounded to bfloat16. Views (which must share memory) and ops with `opmath = False` (casts)
+run on the bfloat16 arrays themselves. Backward steps touching bfloat16 do the same (the engine).
 """
 import itertools
 
@@ -16,6 +23,8 @@ from ._grad_mode import state as _gm
 Tensor = None          # bound by _tensor at import time (avoids an import cycle)
 _FROM_NP = D._FROM_NP
 _ndarray = np.ndarray
+_BF16 = D.BF16
+_F32 = np.dtype(np.float32)
 
 # Listeners (the recorder and anomaly mode). `hooked` is the single flag the hot path reads.
 hooked = False
@@ -65,6 +74,7 @@ class Node:
     inputs = None         # set while backward runs: saved inputs as arrays or tensors
     params = ()           # the op's non-tensor arguments
     anomaly_trace = None
+    lowp = False          # an input or output is bfloat16: backward computes in float32
 
     def name(self):
         return type(self).__name__
@@ -177,6 +187,8 @@ class Op:
     differentiable
     view          the output is a view of input 0 (shares its version counter)
     multi_output  forward returns a tuple
+    opmath        bfloat16 inputs are computed in float32 (see the module notes); False for ops
+                  whose output dtype is not the computation's (casts)
     """
     name = None
     label = None
@@ -189,6 +201,7 @@ class Op:
     inplace_ok = True
     uses_saved_inputs = True   # the engine fills ctx.inputs from the saved tensors
     saved_for = None           # with save_inputs=True: saved_for[i] = inputs the grad of input i reads
+    opmath = True
     node_cls = None
 
     def __init_subclass__(cls, **kw):
@@ -265,6 +278,51 @@ def _prepare(op, args):
     return arrays
 
 
+def _bf16_op(op, arrays, params):
+    """Whether `op` computes in float32 for bfloat16: its dtype parameter (the output dtype of
+    reductions with dtype=, clamp, where, random draws) is bfloat16, or, with none, some array is
+    bfloat16 and every floating array is (an op handed mixed floating dtypes, or told another
+    output dtype, deals with them itself)."""
+    if not op.opmath or op.view:
+        return False
+    for p in params:
+        if isinstance(p, np.dtype):
+            return p is _BF16
+    found = False
+    for x in arrays:
+        dt = getattr(x, "dtype", None)
+        if dt is _BF16:
+            found = True
+        elif dt is not None and dt.kind == "f":
+            return False
+    return found
+
+
+def _forward_bf16(op, ctx, arrays, params):
+    """Run op's forward on bfloat16 arrays as float32; round its floating outputs to bfloat16."""
+    ins = [x.astype(_F32) if getattr(x, "dtype", None) is _BF16 else x for x in arrays]
+    params = [_F32 if p is _BF16 else p for p in params]
+    out = op.forward(ctx, *ins, *params)
+    if op.multi_output:
+        return tuple(_to_bf16(o) for o in out)
+    return _to_bf16(out)
+
+
+def _to_bf16(out):
+    dt = getattr(out, "dtype", None)
+    if dt is not None and dt.kind == "f":
+        return np.asarray(out).astype(_BF16) if type(out) is not _ndarray else out.astype(_BF16)
+    if type(out) is float:
+        return np.asarray(out, dtype=_BF16)
+    return out
+
+
+def _forward(op, ctx, arrays, params, bf16):
+    if bf16:
+        return _forward_bf16(op, ctx, arrays, params)
+    return op.forward(ctx, *arrays, *params)
+
+
 def dispatch(op, args, params=()):
     """Run `op` on `args` (tensors, or Python scalars where the op allows) with extra `params`.
 
@@ -276,8 +334,10 @@ def dispatch(op, args, params=()):
             return out
     # Fast path: one or two tensors of one dtype on one device (most calls). Anything else, and
     # every case that needs casting or a device check, goes through _prepare.
+    # bfloat16 tensors always take the slow path (see _bf16_op).
     arrays = None
     needs_grad = False
+    bf16 = False
     n = len(args)
     if n == 2:
         a, b = args
@@ -285,18 +345,19 @@ def dispatch(op, args, params=()):
             x = a._data
             if isinstance(b, Tensor):
                 y = b._data
-                if x.dtype is y.dtype and type(x) is type(y) and (op.promote != "float" or x.dtype.kind == "f"):
+                if (x.dtype is y.dtype and type(x) is type(y) and x.dtype is not _BF16
+                        and (op.promote != "float" or x.dtype.kind == "f")):
                     arrays = (x, y)
                     needs_grad = a._requires_grad or b._requires_grad
             elif type(b) is float:
-                if x.dtype.kind == "f" or op.promote is None:
+                if x.dtype.kind == "f" or (op.promote is None and x.dtype is not _BF16):
                     arrays = (x, b)
                     needs_grad = a._requires_grad
     elif n == 1:
         a = args[0]
         if isinstance(a, Tensor):
             x = a._data
-            if op.promote != "float" or x.dtype.kind == "f":
+            if (op.promote != "float" or x.dtype.kind == "f") and x.dtype is not _BF16:
                 arrays = (x,)
                 needs_grad = a._requires_grad
     if arrays is None:
@@ -305,12 +366,13 @@ def dispatch(op, args, params=()):
             if isinstance(a, Tensor) and a._requires_grad:
                 needs_grad = True
                 break
+        bf16 = _bf16_op(op, arrays, params)
     if needs_grad and not (_gm.grad_enabled and op.differentiable):
         needs_grad = False
     if hooked:
-        return _dispatch_hooked(op, args, arrays, params, needs_grad)
+        return _dispatch_hooked(op, args, arrays, params, needs_grad, bf16)
     if not needs_grad:
-        out = op.forward(NO_CTX, *arrays, *params)
+        out = op.forward(NO_CTX, *arrays, *params) if not bf16 else _forward_bf16(op, NO_CTX, arrays, params)
         if op.multi_output:
             return tuple(_wrap(o, args, op) for o in out)
         if type(out) is _ndarray and not op.view:
@@ -320,7 +382,7 @@ def dispatch(op, args, params=()):
         return _wrap(out, args, op)
     node = op.node_cls()
     node.params = params
-    out = op.forward(node, *arrays, *params)
+    out = op.forward(node, *arrays, *params) if not bf16 else _forward_bf16(op, node, arrays, params)
     return _link(op, node, args, out)
 
 
@@ -354,6 +416,8 @@ def _link(op, node, args, out):
     for a in args:
         if isinstance(a, Tensor):
             d = a._data
+            if d.dtype is _BF16:
+                node.lowp = True
             in_meta.append((d.shape, d.dtype))
             if a._requires_grad:
                 fn = a.grad_fn
@@ -389,7 +453,10 @@ def _link(op, node, args, out):
         outs = []
         for i, o in enumerate(out):
             t = _wrap(o, args, op)
-            if t._data.dtype.kind == "f":
+            dk = t._data.dtype.kind
+            if dk == "f" or dk == "V":
+                if dk == "V":
+                    node.lowp = True
                 t._requires_grad = True
                 t.grad_fn = node
                 t._output_nr = i
@@ -402,7 +469,10 @@ def _link(op, node, args, out):
     t = _wrap(out, args, op)
     node.n_outputs = 1
     node.out_meta = ((t._data.shape, t._data.dtype),)
-    if t._data.dtype.kind == "f":
+    dk = t._data.dtype.kind
+    if dk == "f" or dk == "V":
+        if dk == "V":
+            node.lowp = True
         t._requires_grad = True
         t.grad_fn = node
     if op.save_output:
@@ -423,7 +493,7 @@ def _needed_inputs(saved_for, args, needs):
     return [a if i in want else None for i, a in enumerate(args)]
 
 
-def _dispatch_hooked(op, args, arrays, params, needs_grad):
+def _dispatch_hooked(op, args, arrays, params, needs_grad, bf16=False):
     import time
     for lst in _listeners:
         pre = getattr(lst, "before_op", None)
@@ -433,11 +503,11 @@ def _dispatch_hooked(op, args, arrays, params, needs_grad):
     if needs_grad:
         node = op.node_cls()
         node.params = params
-        out = op.forward(node, *arrays, *params)
+        out = _forward(op, node, arrays, params, bf16)
         result = _link(op, node, args, out)
     else:
         node = None
-        out = op.forward(NO_CTX, *arrays, *params)
+        out = _forward(op, NO_CTX, arrays, params, bf16)
         result = tuple(_wrap(o, args, op) for o in out) if op.multi_output else _wrap(out, args, op)
     elapsed = time.perf_counter() - t0
     for lst in list(_listeners):
@@ -458,6 +528,7 @@ def dispatch_inplace(op, self, args, params=()):
         return _inplace_on_view(op, self, args, params)
     all_args = (self,) + tuple(args)
     arrays = _prepare(op, all_args)
+    bf16 = _bf16_op(op, arrays, params)
     if op.promote is not None:
         rdt = common_dtype(all_args)
         if op.promote == "float" and rdt.category < 2:
@@ -468,7 +539,7 @@ def dispatch_inplace(op, self, args, params=()):
                 f"{op.name}_: result type {rdt.name} can't be cast to the desired output type "
                 f"{sdt.name} of the tensor modified in place")
     if not needs_grad:
-        out = op.forward(NO_CTX, *arrays, *params)
+        out = _forward(op, NO_CTX, arrays, params, bf16)
         _write_into(self, out)
         if hooked:
             for lst in list(_listeners):
@@ -485,7 +556,7 @@ def dispatch_inplace(op, self, args, params=()):
         saved_self.grad_fn = self.grad_fn
         saved_self._output_nr = self._output_nr
     link_args = (saved_self,) + tuple(args)
-    out = op.forward(node, *arrays, *params)
+    out = _forward(op, node, arrays, params, bf16)
     res = _link(op, node, link_args, out)
     _write_into(self, res._data)
     if self._retains_grad:

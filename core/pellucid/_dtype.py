@@ -2,10 +2,19 @@
 
 pellucid's dtypes are thin named wrappers over NumPy dtypes (CuPy uses the same
 dtype objects), so converting between them is a dict lookup.
+
+NumPy has no bfloat16; `bfloat16` wraps `ml_dtypes.bfloat16`, the NumPy extension dtype the JAX
+team maintains. NumPy files extension dtypes under kind "V", so code that asks whether a raw
+array is floating tests `dtype.kind in FLOAT_KINDS`. CuPy has no bfloat16: such tensors live on
+the CPU only.
 """
+import ml_dtypes
 import numpy as np
 
 __all__ = ["dtype", "promote_types", "result_type", "get_default_dtype", "set_default_dtype"]
+
+BF16 = np.dtype(ml_dtypes.bfloat16)
+FLOAT_KINDS = "fV"      # the NumPy kinds of pellucid's floating dtypes ("V": bfloat16)
 
 
 class dtype:
@@ -40,15 +49,17 @@ int16 = dtype("int16", np.int16, 1)
 int32 = dtype("int32", np.int32, 1)
 int64 = dtype("int64", np.int64, 1)
 float16 = dtype("float16", np.float16, 2)
+bfloat16 = dtype("bfloat16", BF16, 2)
 float32 = dtype("float32", np.float32, 2)
 float64 = dtype("float64", np.float64, 2)
 
-ALL = (bool_, uint8, int8, int16, int32, int64, float16, float32, float64)
+ALL = (bool_, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64)
 _FROM_NP = {d.np: d for d in ALL}
 _NAMES = {d.name: d for d in ALL}
 _NAMES.update(half=float16, float=float32, double=float64, short=int16, int=int32, long=int64)
 # the legacy tensor-type names, as `Tensor.type("torch.DoubleTensor")` takes them
-_NAMES.update(HalfTensor=float16, FloatTensor=float32, DoubleTensor=float64, ByteTensor=uint8,
+_NAMES.update(HalfTensor=float16, BFloat16Tensor=bfloat16, FloatTensor=float32, DoubleTensor=float64,
+              ByteTensor=uint8,
               CharTensor=int8, ShortTensor=int16, IntTensor=int32, LongTensor=int64, BoolTensor=bool_)
 
 
@@ -107,7 +118,8 @@ _PROMOTE = {}
 
 
 def promote_types(a, b):
-    """PyTorch's promotion lattice for two dtypes (not numpy's: int32 + float16 is float16)."""
+    """PyTorch's promotion lattice for two dtypes (not numpy's: int32 + float16 is float16;
+    float16 + bfloat16 is float32, the narrowest type holding both)."""
     key = (a, b)
     r = _PROMOTE.get(key)
     if r is None:
@@ -117,7 +129,10 @@ def promote_types(a, b):
             hi, lo = (a, b) if a.category > b.category else (b, a)
             r = hi
         elif a.category == 2:
-            r = a if a.itemsize >= b.itemsize else b
+            if a.itemsize == b.itemsize:        # float16 and bfloat16: neither holds the other
+                r = float32
+            else:
+                r = a if a.itemsize > b.itemsize else b
         else:
             r = _FROM_NP[np.promote_types(a.np, b.np)]
         _PROMOTE[key] = r
@@ -131,7 +146,7 @@ def scalar_dtype(value):
         return bool_
     if isinstance(value, (int, np.integer)):
         return int64
-    if isinstance(value, (float, np.floating)):
+    if isinstance(value, (float, np.floating, ml_dtypes.bfloat16)):
         return _default_float
     raise TypeError(f"expected a number, got {type(value).__name__}")
 

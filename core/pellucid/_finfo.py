@@ -1,4 +1,5 @@
 """`finfo` / `iinfo`: numeric limits of pellucid dtypes, with PyTorch's attribute names."""
+import ml_dtypes
 import numpy as np
 
 from . import _dtype as D
@@ -13,7 +14,7 @@ class finfo:
         d = D.get_default_dtype() if type is None else D.as_dtype(type)
         if not d.is_floating_point:
             raise TypeError(f"finfo: expected a floating-point dtype, got {d}")
-        f = np.finfo(d.np)
+        f = ml_dtypes.finfo(d.np) if d is D.bfloat16 else np.finfo(d.np)   # NumPy's finfo lacks it
         self.dtype = d.name
         self.bits = int(f.bits)
         self.eps = float(f.eps)

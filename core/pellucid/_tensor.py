@@ -38,7 +38,9 @@ class Tensor:
             self._data = t._data
         else:
             shape = args[0] if len(args) == 1 and isinstance(args[0], (tuple, list)) else args
-            self._data = _backend.xp_for(_backend.as_device(device)).empty(tuple(shape), dtype=D.get_default_dtype().np)
+            dev, np_dtype = _backend.as_device(device), D.get_default_dtype().np
+            _backend.check_dtype_on(np_dtype, dev, "Tensor")
+            self._data = _backend.xp_for(dev).empty(tuple(shape), dtype=np_dtype)
 
     @classmethod
     def _make(cls, data):
@@ -113,7 +115,7 @@ class Tensor:
         return self._data.base if self._data.base is not None else self._data
 
     def is_floating_point(self):
-        return self._data.dtype.kind == "f"
+        return self._data.dtype.kind in D.FLOAT_KINDS
 
     def is_complex(self):
         return False
@@ -134,7 +136,7 @@ class Tensor:
                 "you can only change requires_grad flags of leaf variables. If you want to use a "
                 "computed variable in a subgraph that doesn't require differentiation use "
                 "var_no_grad = var.detach().")
-        if value and self._data.dtype.kind != "f":
+        if value and self._data.dtype.kind not in D.FLOAT_KINDS:
             raise RuntimeError(
                 f"only Tensors of floating point dtype can require gradients (got {self.dtype})")
         self._requires_grad = value
@@ -179,10 +181,12 @@ class Tensor:
 
     def numpy(self, *, force=False):
         if force:
+            _no_numpy_bfloat16(self._data)
             return _backend.to_numpy(self._data.copy() if self._requires_grad else self._data)
         if self._requires_grad:
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+        _no_numpy_bfloat16(self._data)
         if type(self._data) is not np.ndarray:
             raise TypeError(
                 f"can't convert {self.device} device type tensor to numpy. Use Tensor.cpu() to copy "
@@ -190,6 +194,7 @@ class Tensor:
         return self._data
 
     def __array__(self, dtype=None, copy=None):
+        _no_numpy_bfloat16(self._data)
         a = _backend.to_numpy(self._data)
         if dtype is not None:
             a = a.astype(dtype, copy=False)
@@ -292,6 +297,9 @@ class Tensor:
     def half(self):
         return self.to(D.float16)
 
+    def bfloat16(self):
+        return self.to(D.bfloat16)
+
     def long(self):
         return self.to(D.int64)
 
@@ -313,8 +321,9 @@ class Tensor:
     def type(self, dtype=None):
         if dtype is None:
             return "pellucid." + {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
-                                  "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor",
-                                  "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}[self.dtype.name]
+                                  "bfloat16": "BFloat16Tensor", "int64": "LongTensor", "int32": "IntTensor",
+                                  "int16": "ShortTensor", "int8": "CharTensor", "uint8": "ByteTensor",
+                                  "bool": "BoolTensor"}[self.dtype.name]
         return self.to(D.as_dtype(dtype))
 
     def type_as(self, other):
@@ -423,6 +432,14 @@ class Tensor:
 
     def __str__(self):
         return self.__repr__()
+
+
+def _no_numpy_bfloat16(data):
+    """PyTorch refuses to hand bfloat16 data to NumPy (which has no bfloat16): so does pellucid,
+    whose NumPy arrays would carry ml_dtypes' extension dtype that most NumPy code can't use."""
+    if data.dtype is D.BF16:
+        raise TypeError("Got unsupported ScalarType BFloat16 (NumPy has no bfloat16: convert with "
+                        ".float() first, e.g. tensor.float().numpy())")
 
 
 def _wrap_dim(dim, ndim, op="op"):

@@ -133,7 +133,7 @@ def _layout(strings, cut, indent, fmt_width, edge):
 
 def _tensor_str(data, indent):
     """The bracketed body of a non-empty array (NumPy or CuPy)."""
-    floating = data.dtype.kind == "f"
+    floating = data.dtype.kind in D.FLOAT_KINDS
     summarize = data.size > PRINT_OPTS["threshold"]
     edge = PRINT_OPTS["edgeitems"]
     shown = _backend.to_numpy(_summarized(data, edge) if summarize else data)

@@ -15,6 +15,8 @@ from ..ops import _F
 _getrefcount = sys.getrefcount
 running = threading.local()     # .node: the step whose backward is running (set when listened)
 _ndarray = _np.ndarray
+_BF16 = _dispatch._BF16
+_F32 = _np.dtype(_np.float32)
 _NAMESPACES = {}                # array type -> its ArrayNS
 _SCALAR_TYPES = frozenset(_np.sctypeDict.values()) - {_np.ndarray}
 
@@ -130,7 +132,10 @@ def _apply_node(node, grads, retain, create):
         if fill_inputs:
             T = _tensor_cls()
             node.inputs = [t._data if isinstance(t, T) else t for t in saved]
-        res = op.backward(node, F, *grads)
+        if node.lowp and op.opmath:
+            res = _backward_bf16(node, F, grads)
+        else:
+            res = op.backward(node, F, *grads)
     if fill_inputs:
         node.inputs = None
     if type(res) is not tuple and type(res) is not list:
@@ -150,6 +155,24 @@ def _apply_node(node, grads, retain, create):
         node.out_data = None
         node.freed = True
     return out
+
+
+def _f32(a):
+    return a.astype(_F32) if getattr(a, "dtype", None) is _BF16 else a
+
+
+def _backward_bf16(node, F, grads):
+    """A backward step with bfloat16 inputs or outputs, computed in float32 as the forward was
+    (see _dispatch's notes); the gradients are rounded to the inputs' dtypes by the caller."""
+    if node.inputs is not None:
+        node.inputs = [_f32(a) for a in node.inputs]
+    out = node.out_data
+    if out is not None:
+        node.out_data = tuple(_f32(o) for o in out) if type(out) is tuple else _f32(out)
+    try:
+        return node.op.backward(node, F, *[_f32(g) for g in grads])
+    finally:
+        node.out_data = out
 
 
 def _accumulate(node, grads, create):

@@ -7,6 +7,7 @@ import threading
 import numpy as np
 
 from .. import _dispatch
+from .. import _dtype as D
 from .._dispatch import Op, dispatch
 from .._grad_mode import no_grad, state as _gm
 from ..ops import _F
@@ -108,6 +109,7 @@ def _make_op(fn_cls, name):
     class _FnOp(Op):
         multi_output = True
         uses_saved_inputs = False
+        opmath = False          # the user's forward and backward see the dtypes PyTorch gives them
 
         @staticmethod
         def forward(ctx, *arrays):
@@ -381,7 +383,7 @@ def once_differentiable(fn):
         for o in outs:
             if isinstance(o, T):
                 o = o.detach()
-                o._requires_grad = o._data.dtype.kind == "f"
+                o._requires_grad = o._data.dtype.kind in D.FLOAT_KINDS
             fake.append(o)
         tensors = [o for o in fake if isinstance(o, T)]
         if not tensors:
