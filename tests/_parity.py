@@ -7,7 +7,8 @@ compare outputs, input gradients and parameter gradients.
     assert_close(actual, expected, rtol, atol, what)          # values, shape and dtype
 
 `inputs` may be NumPy arrays, torch tensors or Python scalars; floating-point inputs get
-`requires_grad` so their gradients are compared too.
+`requires_grad` so their gradients are compared too. bfloat16 tensors are compared through
+float32 (their dtype names are still checked); to_pellucid/to_torch of one give float32.
 """
 import numpy as np
 import torch
@@ -19,10 +20,13 @@ torch.set_num_threads(1)
 
 
 def _np(x):
+    """x as a NumPy array; bfloat16 tensors (which neither library hands to NumPy) as float32."""
     if isinstance(x, torch.Tensor):
-        return x.detach().cpu().numpy()
+        x = x.detach().cpu()
+        return (x.float() if x.dtype == torch.bfloat16 else x).numpy()
     if isinstance(x, pellucid.Tensor):
-        return np.asarray(x.detach())
+        x = x.detach()
+        return np.asarray(x.float() if x.dtype == pellucid.bfloat16 else x)
     return np.asarray(x)
 
 

@@ -2,6 +2,7 @@
 decompositions). The ops themselves live in ops/_linalg.py and ops/_reduce.py."""
 import math
 
+from . import _dtype as D
 from .ops._linalg import (LinAlgError, cholesky as _cholesky, det, eigh, eigvalsh,  # noqa: F401
                           inverse as inv, linalg_cross as cross, linalg_svd as svd, matmul,
                           matrix_power, matrix_rank, multi_dot, pinv, slogdet, solve, svdvals)
@@ -22,7 +23,7 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None):
     """Matrix norms over the two dims in `dim`: 'fro', 'nuc', inf, -inf, 1, -1, 2, -2."""
     if dtype is not None:
         A = A.to(dtype)
-    if A._data.dtype.kind != "f":
+    if A._data.dtype.kind not in D.FLOAT_KINDS:
         raise RuntimeError(f"linalg.matrix_norm: Expected a floating point or complex tensor as input. "
                            f"Got {A.dtype.name}")
     nd = A._data.ndim

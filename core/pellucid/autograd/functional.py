@@ -1,6 +1,7 @@
 """`autograd.functional`: Jacobians, Hessians and vector products of functions of tensors,
 built on `autograd.grad` (reverse mode; forward products use the double-backward trick)."""
 from .. import _dispatch
+from .. import _dtype as D
 from .._grad_mode import enable_grad
 
 __all__ = ["vjp", "jvp", "jacobian", "hessian", "hvp", "vhp"]
@@ -34,7 +35,7 @@ def _prepare_inputs(inputs, create_graph):
         if create_graph and t._requires_grad:
             out.append(t.view_as(t))
         else:
-            out.append(t.detach().requires_grad_(t._data.dtype.kind == "f"))
+            out.append(t.detach().requires_grad_(t._data.dtype.kind in D.FLOAT_KINDS))
     return tuple(out)
 
 

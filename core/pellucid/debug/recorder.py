@@ -395,7 +395,7 @@ class Recorder:
                 info.shape = tuple(o._data.shape)
                 info.requires_grad = bool(o._requires_grad)
                 d = o._data
-                if d.size == 1 and d.dtype.kind in "fiub":
+                if d.size == 1 and d.dtype.kind in "fiubV":        # "V": bfloat16
                     info.scalar = float(d.reshape(()).item()) if type(d) is np.ndarray else float(d.item())
                 if self.values != "structure":
                     info.summary = summarize(d)
@@ -441,7 +441,8 @@ class Recorder:
                 g = leaf.grad._data if leaf.grad is not None else None
                 if g is not None:
                     gs = summarize(g) if self.values != "structure" else {}
-                    norm = float(np.sqrt(np.vdot(_host(g), _host(g)).real)) if g.dtype.kind == "f" else 0.0
+                    gh = _host(g).astype(np.float32) if g.dtype.kind == "V" else _host(g)   # "V": bfloat16
+                    norm = float(np.sqrt(np.vdot(gh, gh).real)) if gh.dtype.kind == "f" else 0.0
                     gs["norm"] = norm
                     info.grad_summary = gs
                     info.grad_step = step.index

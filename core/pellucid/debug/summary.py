@@ -5,6 +5,8 @@ import math
 
 import numpy as np
 
+from .._dtype import BF16, FLOAT_KINDS
+
 HIST_BINS = 16
 EXACT_LIMIT = 1 << 16
 
@@ -18,6 +20,8 @@ def summarize(arr, bins=HIST_BINS, exact_limit=EXACT_LIMIT):
     a = _to_host(arr)
     n = int(a.size)
     out = {"count": n}
+    if a.dtype is BF16:
+        a = a.astype(np.float32)        # summarised through float32
     if n == 0 or a.dtype.kind not in "fiub":
         return out
     if a.dtype.kind == "b":
@@ -68,7 +72,7 @@ def summarize(arr, bins=HIST_BINS, exact_limit=EXACT_LIMIT):
 
 def nonfinite_count(arr):
     """Number of NaN/Inf entries (0 for non-float arrays)."""
-    if arr is None or getattr(arr, "dtype", None) is None or arr.dtype.kind != "f":
+    if arr is None or getattr(arr, "dtype", None) is None or arr.dtype.kind not in FLOAT_KINDS:
         return 0
     xp = np if type(arr) is np.ndarray else __import__("cupy")
     if arr.size < 4096:

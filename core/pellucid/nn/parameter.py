@@ -1,4 +1,5 @@
 """`Parameter`: a tensor that a Module registers as learnable, and `Buffer`, a marker for state."""
+from .. import _dtype as D
 from .._tensor import Tensor
 
 
@@ -25,7 +26,7 @@ class Parameter(Tensor):
             data._version = [0]
         p._version = data._version
         if requires_grad:
-            if data._data.dtype.kind != "f":
+            if data._data.dtype.kind not in D.FLOAT_KINDS:
                 raise RuntimeError(
                     f"Only Tensors of floating point dtype can require gradients (Parameter got "
                     f"{data.dtype})")

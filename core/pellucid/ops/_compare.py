@@ -14,7 +14,8 @@ from ._registry import check_tensor, tensor_method
 
 _NUMBER = (int, float, bool, np.generic)
 _TORCH_TYPE_NAMES = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int",
-                     "int64": "Long", "float16": "Half", "float32": "Float", "float64": "Double"}
+                     "int64": "Long", "float16": "Half", "bfloat16": "BFloat16", "float32": "Float",
+                     "float64": "Double"}
 
 
 def _xp(a):

@@ -1,6 +1,7 @@
 """Dtype casts, device moves, clone, contiguous and the writes `copy_`, `fill_`, `zero_`."""
 import math
 
+import ml_dtypes
 import numpy as np
 
 from .. import _backend
@@ -14,6 +15,7 @@ from ._registry import tensor_method
 class ToDtype(Op):
     name = "to_dtype"
     backward_name = "ToCopyBackward0"
+    opmath = False          # its output dtype is its parameter
 
     @staticmethod
     def forward(ctx, a, np_dtype):
@@ -97,6 +99,11 @@ def _parse_to(args, kwargs):
 def to(self, *args, **kwargs):
     dev, dt, non_blocking, copy = _parse_to(args, dict(kwargs))
     out = self
+    if dev is not None and dev.type != "cpu":
+        # CuPy has no bfloat16: such a tensor may go to the GPU only as another dtype (cast here)
+        _backend.check_dtype_on(dt.np if dt is not None else out._data.dtype, dev, "to")
+        if dt is not None and out._data.dtype is D.BF16:
+            out = dispatch(ToDtype, (out,), (dt.np,))
     if dev is not None and dev != out.device:
         if dev.type == "cuda" and dev.index is None and out.device.type == "cuda":
             pass
@@ -161,6 +168,7 @@ class Copy(Op):
 class Fill(Op):
     name = "fill"
     backward_name = "FillBackward2"
+    opmath = False          # checks the value against its bfloat16 destination's range
 
     @staticmethod
     def forward(ctx, a, value):
@@ -219,10 +227,11 @@ def _check_broadcast(dst_shape, src_shape):
 
 
 _C_NAMES = {"uint8": "uint8_t", "int8": "int8_t", "int16": "int16_t", "int32": "int",
-            "int64": "int64_t", "float32": "float", "float64": "double"}
+            "int64": "int64_t", "bfloat16": "c10::BFloat16", "float32": "float", "float64": "double"}
 
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+_BFLOAT16_MAX = float(ml_dtypes.finfo(ml_dtypes.bfloat16).max)
 _HALF_ROUNDS_TO_INF = 65519.99999999999          # float16 max (65504) plus half an ulp
 
 
@@ -230,9 +239,9 @@ def _check_value(value, dt, op):
     """PyTorch refuses scalars that overflow the destination dtype (c10::overflows)."""
     if dt is D.bool_ or dt is D.float16 or dt is D.float64:
         return
-    if dt is D.float32:
+    if dt is D.float32 or dt is D.bfloat16:
         fv = float(value)
-        bad = abs(fv) > _FLOAT32_MAX and fv - fv == 0      # finite and too large
+        bad = abs(fv) > (_FLOAT32_MAX if dt is D.float32 else _BFLOAT16_MAX) and fv - fv == 0  # finite, too large
     else:
         info = np.iinfo(dt.np)
         if isinstance(value, (bool, np.bool_)):
@@ -294,7 +303,7 @@ def copy_(self, src, non_blocking=False):
     """Write `src` (broadcast, cast and moved as needed) into `self`."""
     if not isinstance(src, Tensor):
         return dispatch_inplace(Fill, self, (), (_number(src, "copy_", "src"),))
-    if src._requires_grad and self._data.dtype.kind != "f":
+    if src._requires_grad and self._data.dtype.kind not in D.FLOAT_KINDS:
         # an integer destination cannot carry a gradient
         with no_grad():
             return dispatch_inplace(Copy, self, (src,))
@@ -308,7 +317,7 @@ def fill_(self, value):
             raise RuntimeError(
                 f"fill_ only supports 0-dimension value tensor but got tensor with "
                 f"{value._data.ndim} dimensions.")
-        if value._requires_grad and self._data.dtype.kind != "f":
+        if value._requires_grad and self._data.dtype.kind not in D.FLOAT_KINDS:
             with no_grad():
                 return dispatch_inplace(FillTensor, self, (value,))
         return dispatch_inplace(FillTensor, self, (value,))

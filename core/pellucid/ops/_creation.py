@@ -16,6 +16,13 @@ def _dev(device):
     return _backend.as_device(device)
 
 
+def _xp(device, np_dtype, op):
+    """The array module for `device`, once the dtype is known to be allowed there."""
+    dev = _dev(device)
+    _backend.check_dtype_on(np_dtype, dev, op)
+    return _backend.xp_for(dev)
+
+
 def _finish(arr, requires_grad=False, out=None):
     if out is not None:
         return _write_out(out, arr)
@@ -173,6 +180,10 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
     """A new tensor holding a copy of `data` (nested lists, scalars, arrays or tensors)."""
     dev = _dev(device)
     dt = None if dtype is None else D.as_dtype(dtype)
+    if dt is D.bfloat16:
+        on_gpu = (hasattr(data, "__cuda_array_interface__") and not isinstance(data, np.ndarray)) or (
+            isinstance(data, Tensor) and not data.is_cpu)
+        _backend.check_dtype_on(dt.np, dev if dev is not None else _dev("cuda" if on_gpu else "cpu"), "tensor")
     if isinstance(data, Tensor):
         arr = data._data.copy()
         if dt is not None and dt.np != arr.dtype:
@@ -192,7 +203,7 @@ def tensor(data, dtype=None, device=None, requires_grad=False, pin_memory=False)
         else:
             arr = _from_python(data, dt)
     if dev is not None:
-        arr = _backend.move(arr, dev)
+        arr = _backend.move(arr, dev, op="tensor")
     return _finish(arr, requires_grad)
 
 
@@ -210,7 +221,7 @@ def as_tensor(data, dtype=None, device=None):
         if dtype is not None and D.as_dtype(dtype).np != arr.dtype:
             arr = arr.astype(D.as_dtype(dtype).np)
         if dev is not None and dev.type != "cpu":
-            arr = _backend.move(arr, dev)
+            arr = _backend.move(arr, dev, op="as_tensor")
         return _finish(arr)
     return tensor(data, dtype=dtype, device=device)
 
@@ -271,8 +282,8 @@ def _float_or(dtype):
 
 
 def _make_filled(kind, shape, dtype, device, requires_grad, out=None):
-    xp = _backend.xp_for(_dev(device))
     np_dt = _float_or(_out_dtype(dtype, out))
+    xp = _xp(device, np_dt, kind)
     maker = {"zeros": xp.zeros, "ones": xp.ones, "empty": xp.empty}[kind]
     return _finish(maker(shape, dtype=np_dt), requires_grad, out)
 
@@ -311,7 +322,7 @@ def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None, re
         fill_value = fill_value.item()
     dtype = _out_dtype(dtype, out)
     dt = D.scalar_dtype(fill_value) if dtype is None else D.as_dtype(dtype)
-    xp = _backend.xp_for(_dev(device))
+    xp = _xp(device, dt.np, "full")
     arr = xp.full(_shape((size,), "full"), scalar_to(fill_value, dt), dtype=dt.np)
     return _finish(arr, requires_grad, out)
 
@@ -346,9 +357,9 @@ def eye(n, m=None, *, out=None, dtype=None, layout=None, device=None, requires_g
         raise RuntimeError(f"eye: n must be greater or equal to 0, got {n}")
     if m is not None and m < 0:
         raise RuntimeError(f"eye: m must be greater or equal to 0, got {m}")
-    xp = _backend.xp_for(_dev(device))
-    return _finish(xp.eye(n, n if m is None else m, dtype=_float_or(_out_dtype(dtype, out))),
-                   requires_grad, out)
+    np_dt = _float_or(_out_dtype(dtype, out))
+    xp = _xp(device, np_dt, "eye")
+    return _finish(xp.eye(n, n if m is None else m, dtype=np_dt), requires_grad, out)
 
 
 def scalar_tensor(s, *, dtype=None, device=None, requires_grad=False):
@@ -413,9 +424,9 @@ def arange(start=0, end=None, step=1, *, out=None, dtype=None, layout=None, devi
         n = (xe - xs + xst - sgn) // xst
     else:
         n = math.ceil((float(end) - float(start)) / float(step))
-    xp = _backend.xp_for(_dev(device))
-    if dt is D.float16:
-        # PyTorch accumulates half in float
+    xp = _xp(device, dt.np, "arange")
+    if dt is D.float16 or dt is D.bfloat16:
+        # PyTorch accumulates half and bfloat16 in float
         arr = (np.float32(xs) + xp.arange(n, dtype=np.float32) * np.float32(xst)).astype(dt.np)
     elif dt.is_floating_point:
         arr = _fma(xp.float64(xst), xp.arange(n, dtype=np.float64), xp.float64(xs)).astype(dt.np)
@@ -436,7 +447,7 @@ def range_(start=0, end=None, step=1, *, out=None, dtype=None, layout=None, devi
         raise RuntimeError("range: upper bound and larger bound inconsistent with step sign")
     dt = D.as_dtype(_out_dtype(dtype, out) or D.get_default_dtype())
     n = int(math.floor((end - start) / step)) + 1
-    xp = _backend.xp_for(_dev(device))
+    xp = _xp(device, dt.np, "range")
     return _finish((start + xp.arange(n, dtype=np.float64) * step).astype(dt.np), requires_grad, out)
 
 
@@ -454,7 +465,14 @@ def _lin_points(start, end, steps, dt, xp):
     """PyTorch's symmetric linspace kernel, in the arithmetic it uses: the output dtype for
     floats, and double steps from truncated bounds for integers. The first half counts up from
     `start`, the second half down from `end`, so both ends are exact."""
-    if dt.is_floating_point:
+    if dt is D.bfloat16:
+        # NumPy's arange in bfloat16 drifts past 256; the indices are rounded one by one as
+        # c10::BFloat16 rounds them
+        t = dt.np.type
+        lo, hi = t(scalar_to(start, dt)), t(scalar_to(end, dt))
+        idx = xp.arange(steps).astype(dt.np)
+        rev = xp.arange(steps - 1, -1, -1).astype(dt.np)
+    elif dt.is_floating_point:
         t = dt.np.type
         lo, hi = t(scalar_to(start, dt)), t(scalar_to(end, dt))
         idx = xp.arange(steps, dtype=dt.np)
@@ -468,8 +486,8 @@ def _lin_points(start, end, steps, dt, xp):
     with np.errstate(over="ignore", invalid="ignore"):
         step = (hi - lo) / idx.dtype.type(steps - 1)
         first_half = idx < steps // 2
-        if dt is D.float16:
-            # c10::Half rounds after every operation, so nothing fuses
+        if dt is D.float16 or dt is D.bfloat16:
+            # c10::Half and c10::BFloat16 round after every operation, so nothing fuses
             return xp.where(first_half, lo + step * idx, hi - step * rev)
         # float and double fuse the multiply-add; a float32 product is exact in float64, so
         # one rounding from float64 gives the fused result
@@ -495,7 +513,7 @@ def linspace(start, end, steps, *, out=None, dtype=None, layout=None, device=Non
     start, end = _num(start), _num(end)
     steps = _check_steps(steps, "linspace")
     dt = D.as_dtype(_out_dtype(dtype, out) or D.get_default_dtype())
-    xp = _backend.xp_for(_dev(device))
+    xp = _xp(device, dt.np, "linspace")
     if steps == 0:
         return _finish(xp.empty((0,), dtype=dt.np), requires_grad, out)
     return _finish(_cast_points(_lin_points(start, end, steps, dt, xp), dt), requires_grad, out)
@@ -508,7 +526,7 @@ def logspace(start, end, steps, base=10.0, *, out=None, dtype=None, layout=None,
     start, end = _num(start), _num(end)
     steps = _check_steps(steps, "logspace")
     dt = D.as_dtype(_out_dtype(dtype, out) or D.get_default_dtype())
-    xp = _backend.xp_for(_dev(device))
+    xp = _xp(device, dt.np, "logspace")
     base = float(base)
     if steps == 0:
         return _finish(xp.empty((0,), dtype=dt.np), requires_grad, out)

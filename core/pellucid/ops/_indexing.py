@@ -10,6 +10,7 @@ integer indices accumulating (`np.add.at`).
 import numpy as np
 
 from .. import _backend
+from .. import _dtype as D
 from .._dispatch import Op, dispatch, dispatch_inplace
 from .._tensor import Tensor, _wrap_dim
 from ._F import TENSOR
@@ -401,7 +402,7 @@ def _value_for(self, value, op):
             raise RuntimeError(
                 f"{op}: expected the value on the same device as the tensor written to, but got "
                 f"{value.device} and {self.device}")
-        if value._requires_grad and self._data.dtype.kind != "f":
+        if value._requires_grad and self._data.dtype.kind not in D.FLOAT_KINDS:
             value = value.detach()
         return value
     if isinstance(value, (bool, int, float)):

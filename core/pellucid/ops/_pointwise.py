@@ -20,7 +20,8 @@ _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 _TORCH_TYPE_NAMES = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int",
-                     "int64": "Long", "float16": "Half", "float32": "Float", "float64": "Double"}
+                     "int64": "Long", "float16": "Half", "bfloat16": "BFloat16", "float32": "Float",
+                     "float64": "Double"}
 
 
 def _xp(a):
@@ -38,9 +39,12 @@ def _not_implemented(name, dt):
 
 
 def _require_kinds(name, x, kinds):
-    """Raise PyTorch's NotImplementedError when x's dtype kind (b, u, i, f) isn't in `kinds`."""
-    if isinstance(x, Tensor) and x._data.dtype.kind not in kinds:
-        raise _not_implemented(name, x.dtype)
+    """Raise PyTorch's NotImplementedError when x's dtype kind (b, u, i, f) isn't in `kinds`
+    (bfloat16, NumPy kind "V", counts as "f")."""
+    if isinstance(x, Tensor):
+        kind = x._data.dtype.kind
+        if kind not in kinds and not (kind == "V" and "f" in kinds):
+            raise _not_implemented(name, x.dtype)
 
 
 def _result_dtype(*operands):

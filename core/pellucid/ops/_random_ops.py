@@ -19,10 +19,12 @@ __all__ = ["bernoulli", "multinomial", "normal", "poisson", "rand", "rand_like",
 
 # PyTorch's scalar-type names (error messages) and C type names (bound messages)
 _SCALAR_NAMES = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int",
-                 "int64": "Long", "float16": "Half", "float32": "Float", "float64": "Double"}
+                 "int64": "Long", "float16": "Half", "bfloat16": "BFloat16", "float32": "Float",
+                 "float64": "Double"}
 _C_NAMES = {"bool": "bool", "uint8": "unsigned char", "int8": "signed char", "int16": "short",
-            "int32": "int", "int64": "long", "float16": "Half", "float32": "float", "float64": "double"}
-_MANTISSA_BITS = {"float16": 11, "float32": 24, "float64": 53}
+            "int32": "int", "int64": "long", "float16": "Half", "bfloat16": "BFloat16", "float32": "float",
+            "float64": "double"}
+_MANTISSA_BITS = {"float16": 11, "bfloat16": 8, "float32": 24, "float64": 53}
 
 
 def _need_float(dt, op, kernel):
@@ -35,16 +37,18 @@ def _need_float(dt, op, kernel):
 # ---- primitive draws on raw arrays (NumPy or CuPy generators) -------------------------------
 
 def _uniform01(xp, rng, shape, np_dtype):
-    """Uniform on [0, 1) in `np_dtype`; float16 uses 11 random bits so 1.0 can't appear."""
-    if np_dtype == np.float16:
-        bits = rng.integers(0, 1 << 11, size=shape, dtype=np.int64)
-        return bits.astype(np.float16) * np.float16(1.0 / (1 << 11))
+    """Uniform on [0, 1) in `np_dtype`; float16 and bfloat16 use as many random bits as their
+    significands hold (11 and 8, as PyTorch does), so 1.0 can't appear."""
+    if np_dtype == np.float16 or np_dtype is D.BF16:
+        k = _MANTISSA_BITS["float16" if np_dtype == np.float16 else "bfloat16"]
+        bits = rng.integers(0, 1 << k, size=shape, dtype=np.int64)
+        return (bits.astype(np.float32) * np.float32(1.0 / (1 << k))).astype(np_dtype)
     return xp.asarray(rng.random(size=shape, dtype=np_dtype))
 
 
 def _std_normal(xp, rng, shape, np_dtype):
-    if np_dtype == np.float16:
-        return xp.asarray(rng.standard_normal(size=shape, dtype=np.float32)).astype(np.float16)
+    if np_dtype == np.float16 or np_dtype is D.BF16:
+        return xp.asarray(rng.standard_normal(size=shape, dtype=np.float32)).astype(np_dtype)
     return xp.asarray(rng.standard_normal(size=shape, dtype=np_dtype))
 
 
@@ -62,6 +66,7 @@ def _uniform_open(xp, rng, shape):
 
 class Rand(Op):
     name = "rand"
+    opmath = False          # draws in its dtype, bfloat16 too (see _uniform01)
     differentiable = False
 
     @staticmethod
@@ -71,6 +76,7 @@ class Rand(Op):
 
 class Randn(Op):
     name = "randn"
+    opmath = False          # draws in its dtype, bfloat16 too (see _uniform01)
     differentiable = False
 
     @staticmethod
@@ -102,6 +108,7 @@ class Randperm(Op):
 
 class NormalFloatFloat(Op):
     name = "normal_float_float"
+    opmath = False          # draws in its dtype, bfloat16 too (see _uniform01)
     differentiable = False
 
     @staticmethod
@@ -120,6 +127,7 @@ def _size_from(args, size, op):
 
 def _factory(op, shape, dtype, device, generator, requires_grad, out, extra=()):
     dev = _backend.as_device(device) if device is not None else (out.device if out is not None else None)
+    _backend.check_dtype_on(dtype.np, dev, op.name)
     xp, rng = rng_for(dev, generator)
     t = dispatch(op, (), tuple(extra) + (shape, dtype.np, xp, rng))
     if out is not None:
@@ -241,6 +249,7 @@ def randperm(n, *, generator=None, out=None, dtype=None, layout=None, device=Non
     elif n > 0 and n - 1 > (1 if dt is D.bool_ else int(np.iinfo(dt.np).max)):
         raise RuntimeError(f"randperm: n={n} is too large for result tensor type: '{_SCALAR_NAMES[dt.name]}'")
     dev = _backend.as_device(device) if device is not None else (out.device if out is not None else None)
+    _backend.check_dtype_on(dt.np, dev, "randperm")
     xp, rng = rng_for(dev, generator)
     t = dispatch(Randperm, (), (n, dt.np, xp, rng))
     if out is not None:
@@ -254,6 +263,7 @@ def randperm(n, *, generator=None, out=None, dtype=None, layout=None, device=Non
 
 class NormalTensorFloat(Op):
     name = "normal_tensor_float"
+    opmath = False          # draws in its dtype, bfloat16 too (see _uniform01)
     backward_name = "NormalBackward1"
 
     @staticmethod
@@ -269,6 +279,7 @@ class NormalTensorFloat(Op):
 
 class NormalFloatTensor(Op):
     name = "normal_float_tensor"
+    opmath = False          # draws in its dtype, bfloat16 too (see _uniform01)
     backward_name = "NormalBackward2"
 
     @staticmethod
@@ -283,6 +294,7 @@ class NormalFloatTensor(Op):
 
 class NormalTensorTensor(Op):
     name = "normal_tensor_tensor"
+    opmath = False          # draws in its dtype, bfloat16 too (see _uniform01)
     backward_name = "NormalBackward3"
 
     @staticmethod
@@ -532,6 +544,8 @@ def randint_like(input, low=0, high=None, *, dtype=None, layout=None, device=Non
 # Each one overwrites `self`; nothing flows back to what `self` held before (zero gradient).
 
 class _Sampler(Op):
+    opmath = False          # draws in the tensor's dtype, bfloat16 too (see _uniform01)
+
     @staticmethod
     def backward(ctx, F, g):
         return F.zeros_like(g)
@@ -568,6 +582,7 @@ class Bernoulli_(_Sampler):
 
 class BernoulliTensor_(Op):
     name = "bernoulli_inplace_tensor"
+    opmath = False          # draws in its dtype, bfloat16 too (see _uniform01)
     backward_name = "BernoulliBackward1"
 
     @staticmethod

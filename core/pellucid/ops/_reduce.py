@@ -110,6 +110,14 @@ def _np_dtype(dtype):
     return None if dtype is None else D.as_dtype(dtype).np
 
 
+def _cast_for_bf16(input, dtype):
+    """dtype=bfloat16 of another input: cast first (as PyTorch does), so the reduction runs on
+    bfloat16 and accumulates in float32 like every bfloat16 op (NumPy would in bfloat16)."""
+    if dtype is not None and input._data.dtype is not D.BF16 and D.as_dtype(dtype) is D.bfloat16:
+        return input.to(D.bfloat16), None
+    return input, dtype
+
+
 def _into(out, res):
     """Write a result into a user-given `out=` tensor (PyTorch resizes it when needed)."""
     if out is None:
@@ -203,6 +211,7 @@ class MeanAll(Mean):
 
 
 def _reduce(op, input, dim, keepdim, dtype, name, op_all=None):
+    input, dtype = _cast_for_bf16(input, dtype)
     dims = _norm_dims(dim, input._data.ndim, name)
     if dims is None and op_all is not None and not keepdim:
         op = op_all
@@ -221,7 +230,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
 
 @tensor_method("mean")
 def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
-    if input._data.dtype.kind not in "f" and (dtype is None or not D.as_dtype(dtype).is_floating_point):
+    if input._data.dtype.kind not in D.FLOAT_KINDS and (dtype is None or not D.as_dtype(dtype).is_floating_point):
         got = (D.as_dtype(dtype) if dtype is not None else input.dtype).name
         raise RuntimeError(
             f"mean(): could not infer output dtype. Input dtype must be either a floating point or "
@@ -294,6 +303,7 @@ class Prod(Op):
 
 @tensor_method("prod")
 def prod(input, dim=None, keepdim=False, *, dtype=None, out=None):
+    input, dtype = _cast_for_bf16(input, dtype)
     dims = None if dim is None else (_one_dim(dim, input._data.ndim, "prod"),)
     if input._data.ndim == 0:
         dims = None
@@ -782,7 +792,7 @@ def _correction(name, unbiased, correction):
 def _var_family(op, name, input, dim, unbiased, keepdim, correction):
     if isinstance(dim, bool):          # legacy var(input, unbiased)
         dim, unbiased = None, dim
-    if input._data.dtype.kind != "f":
+    if input._data.dtype.kind not in D.FLOAT_KINDS:
         raise RuntimeError(f"{name}(): std and var only support floating point and complex dtypes "
                            f"(got {input.dtype.name})")
     dims = _norm_dims(dim, input._data.ndim, name)
@@ -880,7 +890,7 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
     """The vector p-norm over `dim` (all elements when None); ord may be inf, -inf or 0."""
     if dtype is not None:
         x = x.to(D.as_dtype(dtype))
-    if x._data.dtype.kind != "f":
+    if x._data.dtype.kind not in D.FLOAT_KINDS:
         raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. "
                            f"Got {x.dtype.name}")
     if isinstance(ord, str):
@@ -954,7 +964,7 @@ class LogSumExp(Op):
 
 @tensor_method("logsumexp")
 def logsumexp(input, dim, keepdim=False, *, out=None):
-    if input._data.dtype.kind != "f":
+    if input._data.dtype.kind not in D.FLOAT_KINDS:
         input = input.to(D.get_default_dtype())
     dims = _norm_dims(dim, input._data.ndim, "logsumexp")
     return _into(out, dispatch(LogSumExp, (input,), (dims, keepdim)))
@@ -963,7 +973,7 @@ def logsumexp(input, dim, keepdim=False, *, out=None):
 def _softmax_input(input, dim, dtype, name):
     if dtype is not None:
         input = input.to(D.as_dtype(dtype))
-    if input._data.dtype.kind != "f":
+    if input._data.dtype.kind not in D.FLOAT_KINDS:
         raise RuntimeError(f"{name}(): expected a floating point input, got {input.dtype.name} "
                            "(pass dtype= to compute in a floating point type)")
     if dim is None:
@@ -1120,6 +1130,7 @@ def _cumprod_grad_quadratic(F, a, g, dim, dt):
 
 
 def _cumulative(op, input, dim, dtype, name):
+    input, dtype = _cast_for_bf16(input, dtype)
     d = wrap_dims(int(dim), input._data.ndim, name)
     return dispatch(op, (input,), (d, _np_dtype(dtype)))
 
@@ -1249,7 +1260,7 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None, out=None):
 def nanmean(input, dim=None, keepdim=False, *, dtype=None, out=None):
     if dtype is not None:
         input = input.to(D.as_dtype(dtype))
-    if input._data.dtype.kind != "f":
+    if input._data.dtype.kind not in D.FLOAT_KINDS:
         raise RuntimeError(f"nanmean(): expected input to have floating point dtype but got "
                            f"{input.dtype.name}")
     dims = _norm_dims(dim, input._data.ndim, "nanmean")

@@ -18,6 +18,7 @@ class CopySlices(Op):
     """The base after writing `result` into one of its views (the write itself is already done)."""
     name = "copy_slices"
     backward_name = "CopySlices"
+    opmath = False          # returns its input as it is
 
     @staticmethod
     def forward(ctx, base, result, flat_index):

@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 
 from ... import _backend, _cuda_kernels, _random
+from ... import _dtype as D
 from ..._dispatch import Op, dispatch, dispatch_inplace
 from ..._tensor import Tensor
 from ...ops._F import ArrayNS, array_ns
@@ -36,7 +37,7 @@ def _sigmoid(F, x):
 def _check_float(input, name):
     if not isinstance(input, Tensor):
         raise TypeError(f"{name}(): argument 'input' must be Tensor, not {type(input).__name__}")
-    if input._data.dtype.kind != "f":
+    if input._data.dtype.kind not in D.FLOAT_KINDS:
         raise RuntimeError(f'"{name}" not implemented for \'{input.dtype}\' (input shape '
                            f"{list(input.shape)}); use a floating point tensor")
 

@@ -358,9 +358,9 @@ def _check_tensor(x, op, arg):
                         f"Tensor, not {type(x).__name__}")
 
 
-_SCALAR_NAME = {"float64": "Double", "float32": "Float", "float16": "Half", "int64": "Long", "int32": "Int",
-                "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
-_C_NAME = {"float64": "double", "float32": "float", "float16": "c10::Half"}
+_SCALAR_NAME = {"float64": "Double", "float32": "Float", "float16": "Half", "bfloat16": "BFloat16", "int64": "Long",
+                "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+_C_NAME = {"float64": "double", "float32": "float", "float16": "c10::Half", "bfloat16": "c10::BFloat16"}
 
 
 def _autocast_unifies(op, *tensors):

@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 
 from ... import _backend, _cuda_kernels
+from ... import _dtype as D
 from ..._dispatch import Op, dispatch
 from ..._grad_mode import no_grad
 from ..._tensor import Tensor
@@ -456,9 +457,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     reduction = _check_reduction(_legacy_reduction(size_average, reduce, reduction))
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
-    if input._data.dtype.kind != "f":
+    if input._data.dtype.kind not in D.FLOAT_KINDS:
         raise RuntimeError(f"cross_entropy: expected a floating point input, got {input.dtype}")
-    if target._data.dtype.kind == "f":
+    if target._data.dtype.kind in D.FLOAT_KINDS:
         if target.shape != input.shape:
             raise RuntimeError(
                 f"cross_entropy: a floating point target holds class probabilities and must have the "

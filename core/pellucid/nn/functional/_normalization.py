@@ -14,6 +14,7 @@ closed form  dx = invstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)).
 import math
 
 from ... import _backend
+from ... import _dtype as D
 from ..._dispatch import Op, dispatch
 from ..._tensor import Tensor
 from ...ops import _F
@@ -219,7 +220,7 @@ class InstanceNorm(_Normalize):
 def _check_input(input, op):
     if not isinstance(input, Tensor):
         raise TypeError(f"{op}(): argument 'input' must be Tensor, not {type(input).__name__}")
-    if input._data.dtype.kind != "f":
+    if input._data.dtype.kind not in D.FLOAT_KINDS:
         raise RuntimeError(f"{op}: expected a floating point input, but got {input.dtype}")
 
 
