@@ -323,3 +323,99 @@ def test_map_location(tmp_path):
     if not pellucid.cuda.is_available():
         with pytest.raises(RuntimeError, match="map_location='cpu'"):
             pellucid.load(gpu_file)
+
+
+# ---- bfloat16: NumPy has no .npy type for it, so its bits are stored as uint16 --------------------
+
+def _bf16_bits(t):
+    return t.view(pellucid.int16).numpy()
+
+
+def test_bfloat16_roundtrip_is_bit_exact(tmp_path):
+    import ml_dtypes
+    f32 = np.finfo(np.float32)
+    special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-40, f32.tiny, 3.3895e38, -1.5, 7.0], np.float32)
+    rng = np.random.default_rng(3)
+    values = np.concatenate([special, rng.standard_normal(90).astype(np.float32)])
+    t = pellucid.tensor(values).bfloat16().reshape(10, 10)
+    p = nn.Parameter(pellucid.randn(3, 2).bfloat16())
+    frozen = nn.Parameter(pellucid.randn(2).bfloat16(), requires_grad=False)
+    raw = np.array([1.5, -2.25], dtype=ml_dtypes.bfloat16)
+    out = roundtrip({"t": t, "T": t.T, "p": p, "frozen": frozen, "raw": raw, "scalar": raw[1], "0d": t[0, 9]})
+    assert out["t"].dtype is pellucid.bfloat16 and tuple(out["t"].shape) == (10, 10)
+    np.testing.assert_array_equal(_bf16_bits(out["t"]), _bf16_bits(t))
+    np.testing.assert_array_equal(_bf16_bits(out["T"]), _bf16_bits(t.T))
+    assert isinstance(out["p"], nn.Parameter) and out["p"].requires_grad and out["p"].dtype is pellucid.bfloat16
+    np.testing.assert_array_equal(_bf16_bits(out["p"].detach()), _bf16_bits(p.detach()))
+    assert not out["frozen"].requires_grad and out["frozen"].dtype is pellucid.bfloat16
+    assert out["raw"].dtype == raw.dtype and out["raw"].tolist() == [1.5, -2.25]
+    assert type(out["scalar"]) is ml_dtypes.bfloat16 and float(out["scalar"]) == -2.25
+    assert out["0d"].shape == () and out["0d"].item() == t[0, 9].item()
+
+
+def test_bfloat16_file_holds_uint16_bits_and_no_pickle(tmp_path):
+    t = pellucid.tensor([1.0, -2.5, 3.0e38]).bfloat16()
+    path = tmp_path / "bf16.pt"
+    pellucid.save({"w": t}, path)
+    with zipfile.ZipFile(path) as z:
+        entry = json.loads(z.read("manifest.json"))["tensors"][0]
+        assert entry["dtype"] == "bfloat16" and entry["storage"] == "uint16" and entry["shape"] == [3]
+        head = z.read(entry["file"])[:128]
+        with z.open(entry["file"]) as f:
+            arr = np.lib.format.read_array(f, allow_pickle=False)
+    assert b"'descr': '<u2'" in head and arr.dtype == np.uint16     # a plain dtype, not a void descr
+    np.testing.assert_array_equal(arr, _bf16_bits(t).view(np.uint16))
+    # any NumPy can read the values back: the high half of a float32
+    np.testing.assert_array_equal((arr.astype(np.uint32) << 16).view(np.float32), t.float().numpy())
+
+
+def test_bfloat16_model_and_optimizer_state_roundtrip(tmp_path):
+    pellucid.manual_seed(2)
+    model = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3)).bfloat16()
+    opt = pellucid.optim.Adam(model.parameters(), lr=0.01)
+    x = pellucid.randn(6, 4).bfloat16()
+    model(x).float().pow(2).mean().backward()
+    opt.step()
+    pellucid.save({"model": model.state_dict(), "opt": opt.state_dict()}, tmp_path / "ckpt.pt")
+    ckpt = pellucid.load(tmp_path / "ckpt.pt")
+    fresh = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3)).bfloat16()
+    fresh.load_state_dict(ckpt["model"])
+    for (name, a), b in zip(model.state_dict().items(), fresh.state_dict().values()):
+        assert a.dtype == b.dtype, name
+        if a.dtype is pellucid.bfloat16:
+            np.testing.assert_array_equal(_bf16_bits(a), _bf16_bits(b), err_msg=name)
+    state = ckpt["opt"]["state"][0]
+    assert state["exp_avg"].dtype is pellucid.bfloat16
+    np.testing.assert_array_equal(_bf16_bits(state["exp_avg"]),
+                                  _bf16_bits(opt.state_dict()["state"][0]["exp_avg"]))
+    model.eval(), fresh.eval()
+    np.testing.assert_array_equal(_bf16_bits(fresh(x).detach()), _bf16_bits(model(x).detach()))
+
+
+def test_bfloat16_entries_are_checked(tmp_path):
+    path = _saved(tmp_path, {"w": pellucid.ones(4).bfloat16()})
+
+    def edit(change):
+        def rewrite(name, blob):
+            if name == "manifest.json":
+                m = json.loads(blob)
+                change(m["tensors"][0])
+                return json.dumps(m).encode()
+            return blob
+        return rewrite
+    with pytest.raises(LoadError, match="bfloat16 data must be stored as uint16 bits"):
+        pellucid.load(_rewrite(path, tmp_path / "nostorage.pt", edit(lambda e: e.pop("storage"))))
+    with pytest.raises(LoadError, match=r"holds uint16\[4\] but the manifest says int16\[4\]"):
+        pellucid.load(_rewrite(path, tmp_path / "int16.pt", edit(lambda e: e.update(dtype="int16", storage=None))))
+
+
+def test_bfloat16_traced_module_saves_and_loads(tmp_path):
+    pellucid.manual_seed(4)
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2)).bfloat16()
+    x = pellucid.randn(5, 3).bfloat16()
+    traced = pellucid.jit.trace(model, x)
+    pellucid.jit.save(traced, tmp_path / "m.pt")
+    loaded = pellucid.jit.load(tmp_path / "m.pt")
+    out = loaded(x)
+    assert out.dtype is pellucid.bfloat16
+    np.testing.assert_array_equal(_bf16_bits(out.detach()), _bf16_bits(model(x).detach()))

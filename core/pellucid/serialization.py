@@ -10,6 +10,9 @@ The file is a ZIP archive (like NumPy's .npz) with
   JSON, and for every tensor its dtype, shape, device, requires_grad, whether it is a
   Parameter, and the SHA-256 of its bytes;
 * `tensors/<n>.npy`: one raw .npy array per tensor, read back with `allow_pickle=False`.
+  bfloat16 has no .npy type (NumPy lacks it; an ml_dtypes array would be written as opaque
+  void data), so a bfloat16 tensor's file holds its bits as uint16 and its manifest entry says
+  `"dtype": "bfloat16", "storage": "uint16"`; loading views the bits as bfloat16 again, exactly.
 
 Why not pickle (what torch.save uses): unpickling runs whatever code the file names, so loading
 a file from someone else would be running their program. Here loading parses JSON and reads raw
@@ -73,6 +76,21 @@ def _is_parameter(t):
 
 # ---- encoding -----------------------------------------------------------------------------------
 
+def stored_form(arr, entry, file):
+    """The array to write for host array `arr`, with its manifest fields added to `entry`
+    (bfloat16 goes as its uint16 bits; see the module notes). Also used by jit.save."""
+    dtype_name = arr.dtype.name
+    if arr.dtype is D.BF16:
+        arr = arr.view(np.uint16)      # the bits, stored as a type every .npy reader knows
+        entry["storage"] = "uint16"
+    if arr.dtype.hasobject or arr.dtype.kind not in "biuf":
+        raise TypeError(f"pellucid.save: arrays of dtype {arr.dtype} can't be saved")
+    if not arr.flags.c_contiguous:
+        arr = arr.copy(order="C")      # (np.ascontiguousarray would make 0-d arrays 1-d)
+    entry.update(file=file, dtype=dtype_name, shape=list(arr.shape), sha256=_sha256(arr))
+    return arr
+
+
 class _Encoder:
     def __init__(self):
         self.arrays = []        # raw arrays to write, by tensor id
@@ -85,13 +103,7 @@ class _Encoder:
         if key in self._ids:
             return self._ids[key]
         self._keep.append(obj)
-        arr = _backend.to_numpy(arr)
-        if arr.dtype.hasobject or arr.dtype.kind not in "biuf":
-            raise TypeError(f"pellucid.save: arrays of dtype {arr.dtype} can't be saved")
-        if not arr.flags.c_contiguous:
-            arr = arr.copy(order="C")      # (np.ascontiguousarray would make 0-d arrays 1-d)
-        entry.update(file=f"tensors/{len(self.arrays)}.npy", dtype=arr.dtype.name, shape=list(arr.shape),
-                     sha256=_sha256(arr))
+        arr = stored_form(_backend.to_numpy(arr), entry, f"tensors/{len(self.arrays)}.npy")
         tid = self._ids[key] = len(self.arrays)
         self.arrays.append(arr)
         self.entries.append(entry)
@@ -347,13 +359,19 @@ def _read_array(z, entry, tid, fail):
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as e:
         fail(f"tensor {tid}'s data ({entry['file']}) is truncated or corrupted, or not a plain numeric "
              f"array ({e})")
-    if arr.dtype.name != entry["dtype"] or list(arr.shape) != list(entry["shape"]):
+    stored = entry["dtype"] if entry.get("storage") is None else entry["storage"]
+    if entry["dtype"] == "bfloat16" and stored != "uint16":
+        fail(f"tensor {tid} ({entry['file']}): bfloat16 data must be stored as uint16 bits, the "
+             f"manifest says {stored!r}")
+    if arr.dtype.name != stored or list(arr.shape) != list(entry["shape"]):
         fail(f"tensor {tid} ({entry['file']}) holds {arr.dtype.name}{list(arr.shape)} but the manifest "
-             f"says {entry['dtype']}{list(entry['shape'])}")
+             f"says {stored}{list(entry['shape'])}")
     if not arr.dtype.isnative:
         arr = arr.astype(arr.dtype.newbyteorder("="))
     if not arr.flags.c_contiguous or _sha256(arr) != entry["sha256"]:
         fail(f"tensor {tid} ({entry['file']}) fails its SHA-256 check: the file was modified or corrupted")
+    if entry["dtype"] == "bfloat16":
+        arr = arr.view(D.BF16)
     try:
         D.from_numpy_dtype(arr.dtype)
     except TypeError as e:

@@ -416,6 +416,8 @@ _NP_KINDS = "biuf"
 
 
 def _np_dtype(name):
+    if str(name) == "bfloat16":
+        return D.BF16
     dt = np.dtype(str(name))
     if dt.kind not in _NP_KINDS:
         raise ValueError(f"dtype {name!r} is not a numeric dtype")
@@ -489,8 +491,8 @@ def decode(node, n_values):
 
 # ---- display -----------------------------------------------------------------------------------------
 
-_SCALAR_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
-                 "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+_SCALAR_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16", "int64": "Long",
+                 "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
 
 
 def type_str(value):

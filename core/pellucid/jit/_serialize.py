@@ -77,11 +77,7 @@ def save(m, f):
     arrays, entries = [], []
 
     def add_tensor(data, entry):
-        arr = _backend.to_numpy(data)
-        if not arr.flags.c_contiguous:
-            arr = arr.copy(order="C")
-        entry.update(file=f"tensors/{len(arrays)}.npy", dtype=arr.dtype.name, shape=list(arr.shape),
-                     sha256=S._sha256(arr))
+        arr = S.stored_form(_backend.to_numpy(data), entry, f"tensors/{len(arrays)}.npy")
         arrays.append(arr)
         entries.append(entry)
         return len(arrays) - 1
