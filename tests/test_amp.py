@@ -1,6 +1,7 @@
-"""Mixed precision: autocast's per-op dtypes against torch.autocast("cpu", dtype=torch.float16), its
-region/cache/thread semantics, the CUDA op lists against PyTorch's own header, and GradScaler's
-dynamic loss scaling against torch.amp.GradScaler("cpu") on scripted gradient sequences."""
+"""Mixed precision: autocast's per-op dtypes against torch.autocast("cpu") with its default dtype
+(bfloat16) and with dtype=torch.float16, its region/cache/thread semantics, the CUDA op lists against
+PyTorch's own header, and GradScaler's dynamic loss scaling against torch.amp.GradScaler("cpu") on
+scripted gradient sequences."""
 import os
 import pickle
 import re
@@ -17,7 +18,22 @@ import pellucid.nn.functional as PF
 from pellucid import _dispatch
 from pellucid.amp import autocast_mode
 
-F16, F32 = "float16", "float32"
+F16, BF16, F32 = "float16", "bfloat16", "float32"
+# autocast("cpu") as called: None is PyTorch's default (bfloat16 on the CPU)
+REGION_DTYPES = [None, F16]
+
+
+def _region(mod, dtype):
+    return mod.autocast("cpu") if dtype is None else mod.autocast("cpu", dtype=getattr(mod, dtype))
+
+
+def _lower(dtype):
+    """The lower-precision dtype name a CPU region of `dtype` computes in."""
+    return BF16 if dtype is None else dtype
+
+
+def _f64(t):
+    return t.detach().double().numpy()
 
 
 def _arr(*shape, seed=0, positive=False, unit=False):
@@ -41,7 +57,10 @@ class Lib:
         self.mod, self.F, self.in_dtype = mod, F, in_dtype
 
     def T(self, a, dtype=None):
-        return self.mod.tensor(np.asarray(a).astype(dtype or self.in_dtype))
+        want = dtype or self.in_dtype
+        if want == BF16:        # (torch.tensor takes no bfloat16 NumPy array)
+            return self.mod.tensor(np.asarray(a, dtype=np.float32)).to(self.mod.bfloat16)
+        return self.mod.tensor(np.asarray(a).astype(want))
 
     def W(self, a):
         """A float32 parameter (autocast casts it; it never changes itself)."""
@@ -129,26 +148,46 @@ def _first(out):
     return out[0] if isinstance(out, tuple) else out
 
 
-def _run(mod, F, name, in_dtype):
-    with mod.autocast("cpu", dtype=mod.float16):
+def _run(mod, F, name, in_dtype, region):
+    with _region(mod, region):
         return _first(CASES[name](Lib(mod, F, in_dtype)))
 
 
-@pytest.mark.parametrize("in_dtype", [F32, F16])
+@pytest.mark.parametrize("region", REGION_DTYPES, ids=["default", "float16"])
+@pytest.mark.parametrize("in_dtype", [F32, F16, BF16])
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_op_dtype_and_value_match_torch_cpu_autocast(name, in_dtype):
-    want = _run(torch, TF, name, in_dtype)
-    got = _run(pellucid, PF, name, in_dtype)
+def test_op_dtype_and_value_match_torch_cpu_autocast(name, in_dtype, region):
+    try:
+        want = _run(torch, TF, name, in_dtype, region)
+    except RuntimeError as e:
+        # cat/stack of a float16 input in a bfloat16 region (or the reverse): PyTorch refuses
+        assert "at::autocast::prioritize" in str(e)
+        with pytest.raises(RuntimeError, match="^Unexpected floating ScalarType in at::autocast::prioritize"):
+            _run(pellucid, PF, name, in_dtype, region)
+        return
+    got = _run(pellucid, PF, name, in_dtype, region)
     assert str(got.dtype).split(".")[-1] == str(want.dtype).split(".")[-1], (name, got.dtype, want.dtype)
     assert tuple(got.shape) == tuple(want.shape)
-    np.testing.assert_allclose(np.asarray(got.detach()).astype(np.float64),
-                               want.detach().double().numpy(), rtol=2e-2, atol=2e-2)
+    tol = 2e-2 if BF16 not in (in_dtype, _lower(region)) else 5e-2     # bfloat16 keeps 8 bits
+    np.testing.assert_allclose(_f64(got), _f64(want), rtol=tol, atol=tol)
+
+
+def test_cpu_autocast_defaults_to_bfloat16_like_torch():
+    for mod in (pellucid, torch):
+        with mod.autocast("cpu"):
+            assert str(mod.get_autocast_dtype("cpu")).endswith("bfloat16")
+            assert str((mod.ones(2, 3) @ mod.ones(3, 2)).dtype).endswith("bfloat16")
+        assert str(mod.autocast("cpu").fast_dtype).endswith("bfloat16")
+        assert str(mod.autocast("cpu", dtype=mod.bfloat16).fast_dtype).endswith("bfloat16")
+    assert pellucid.get_autocast_dtype("cuda") == pellucid.float16
 
 
 def test_outside_autocast_nothing_is_cast():
     a, b = pellucid.randn(3, 4), pellucid.randn(4, 5)
     assert (a @ b).dtype == pellucid.float32
     with pellucid.autocast("cpu"):
+        assert (a @ b).dtype == pellucid.bfloat16
+    with pellucid.autocast("cpu", dtype=pellucid.float16):
         assert (a @ b).dtype == pellucid.float16
     assert (a @ b).dtype == pellucid.float32
     assert _dispatch.autocast_active is False
@@ -176,28 +215,31 @@ def _mlp_forward(mod, F, x, w1, b1, w2, b2, t):
     return F.cross_entropy(F.linear(h, w2, b2), t)
 
 
-def test_gradients_flow_to_float32_weights_like_torch():
+@pytest.mark.parametrize("region", REGION_DTYPES, ids=["default", "float16"])
+def test_gradients_flow_to_float32_weights_like_torch(region):
     arrays = [_arr(6, 4), _arr(8, 4, seed=1), _arr(8, seed=2), _arr(3, 8, seed=3), _arr(3, seed=4)]
     t = _targets(6, 3)
     grads, losses = {}, {}
     for mod, F in ((torch, TF), (pellucid, PF)):
         x = mod.tensor(arrays[0])
         params = [mod.tensor(a, requires_grad=True) for a in arrays[1:]]
-        with mod.autocast("cpu", dtype=mod.float16):
+        with _region(mod, region):
             loss = _mlp_forward(mod, F, x, *params, mod.tensor(t))
         loss.backward()
-        losses[mod.__name__] = float(loss)
+        losses[mod.__name__] = float(loss.detach())
         grads[mod.__name__] = [p.grad for p in params]
         assert str(loss.dtype).endswith("float32")
-    assert losses["pellucid"] == pytest.approx(losses["torch"], rel=5e-3)
+    bf16 = region is None
+    assert losses["pellucid"] == pytest.approx(losses["torch"], rel=2e-2 if bf16 else 5e-3)
     for gp, gt in zip(grads["pellucid"], grads["torch"]):
         assert gp.dtype == pellucid.float32 and gt.dtype == torch.float32
-        np.testing.assert_allclose(gp.numpy(), gt.numpy(), rtol=2e-2, atol=2e-3)
+        np.testing.assert_allclose(gp.numpy(), gt.numpy(), rtol=2e-2, atol=1e-2 if bf16 else 2e-3)
 
 
-def test_convnet_with_batch_norm_matches_torch():
-    """conv (float16) -> batch norm with float32 parameters and running stats -> relu -> pool ->
-    linear: the dtypes along the way, the output and the gradients as torch computes them."""
+@pytest.mark.parametrize("region", REGION_DTYPES, ids=["default", "float16"])
+def test_convnet_with_batch_norm_matches_torch(region):
+    """conv (lower precision) -> batch norm with float32 parameters and running stats -> relu ->
+    pool -> linear: the dtypes along the way, the output and the gradients as torch computes them."""
     x = _arr(2, 3, 8, 8)
     results = {}
     for mod, F in ((torch, TF), (pellucid, PF)):
@@ -206,48 +248,53 @@ def test_convnet_with_batch_norm_matches_torch():
         beta = mod.tensor(0.1 * _arr(4, seed=3), requires_grad=True)
         rm, rv = mod.zeros(4), mod.ones(4)
         lw = mod.tensor(_arr(5, 4, seed=4) * 0.3, requires_grad=True)
-        with mod.autocast("cpu", dtype=mod.float16):
+        with _region(mod, region):
             h = F.conv2d(mod.tensor(x), w, padding=1)
             hb = F.batch_norm(h, rm, rv, gamma, beta, training=True)
             out = F.linear(F.adaptive_avg_pool2d(F.relu(hb), 1).flatten(1), lw)
             loss = out.float().pow(2).mean()
         loss.backward()
-        results[mod.__name__] = dict(dtypes=[str(t.dtype).split(".")[-1] for t in (h, hb, out)], loss=float(loss),
-                                     grads=[p.grad.numpy() for p in (w, gamma, beta, lw)],
+        results[mod.__name__] = dict(dtypes=[str(t.dtype).split(".")[-1] for t in (h, hb, out)],
+                                     loss=float(loss.detach()), grads=[p.grad.numpy() for p in (w, gamma, beta, lw)],
                                      running=(rm.numpy().copy(), rv.numpy().copy()))
     p, t = results["pellucid"], results["torch"]
-    assert p["dtypes"] == t["dtypes"] == [F16, F16, F16]
-    assert p["loss"] == pytest.approx(t["loss"], rel=1e-2)
+    lower = _lower(region)
+    assert p["dtypes"] == t["dtypes"] == [lower, lower, lower]
+    tol = 4 if lower == BF16 else 1          # bfloat16 keeps 3 fewer bits than float16
+    assert p["loss"] == pytest.approx(t["loss"], rel=1e-2 * tol)
     for a, b in zip(p["grads"], t["grads"]):
         assert a.dtype == np.float32
-        np.testing.assert_allclose(a, b, rtol=3e-2, atol=3e-3)
+        np.testing.assert_allclose(a, b, rtol=3e-2 * tol, atol=3e-3 * tol)
     for a, b in zip(p["running"], t["running"]):
-        np.testing.assert_allclose(a, b, rtol=1e-2, atol=1e-3)
+        np.testing.assert_allclose(a, b, rtol=1e-2 * tol, atol=1e-3 * tol)
 
 
-def test_weight_cast_is_cached_within_the_region():
+@pytest.mark.parametrize("region", REGION_DTYPES, ids=["default", "float16"])
+def test_weight_cast_is_cached_within_the_region(region):
     w = pellucid.randn(4, 5, requires_grad=True)
     a, b = pellucid.randn(3, 4), pellucid.randn(2, 4)
-    with pellucid.autocast("cpu"):
+    tol = 3e-2 if region is None else 5e-3            # bfloat16 keeps 8 significant bits
+    with _region(pellucid, region):
         ya, yb = a @ w, b @ w
+        assert ya.dtype.name == _lower(region)
         cast_a = ya.grad_fn.next_functions[1][0]
         cast_b = yb.grad_fn.next_functions[1][0]
         assert type(cast_a).__name__ == "ToCopyBackward0"
-        assert cast_a is cast_b                       # one float16 copy of w for both uses
+        assert cast_a is cast_b                       # one lower-precision copy of w for both uses
         with pellucid.no_grad():
             w.add_(1.0)                               # a new version of w: a new copy
         yc = a @ w
         assert yc.grad_fn.next_functions[1][0] is not cast_a
         np.testing.assert_allclose(yc.float().detach().numpy(),
-                                   a.numpy() @ w.detach().numpy(), rtol=5e-3, atol=5e-3)
-    with pellucid.autocast("cpu"):                    # the cache does not outlive the region
+                                   a.numpy() @ w.detach().numpy(), rtol=tol, atol=tol)
+    with _region(pellucid, region):                   # the cache does not outlive the region
         assert (a @ w).grad_fn.next_functions[1][0] is not cast_a
-    with pellucid.autocast("cpu", cache_enabled=False):
+    with pellucid.autocast("cpu", dtype=None if region is None else pellucid.float16, cache_enabled=False):
         ya, yb = a @ w, b @ w
         assert ya.grad_fn.next_functions[1][0] is not yb.grad_fn.next_functions[1][0]
     (ya.float().sum() + yb.float().sum()).backward()
     np.testing.assert_allclose(w.grad.numpy(), np.broadcast_to((a.numpy().sum(0) + b.numpy().sum(0))[:, None], (4, 5)),
-                               rtol=1e-2, atol=1e-2)
+                               rtol=tol * 2, atol=tol * 2)
 
 
 def test_nested_regions_decorator_and_state_queries():
@@ -255,21 +302,25 @@ def test_nested_regions_decorator_and_state_queries():
     assert not pellucid.is_autocast_enabled("cpu")
     with pellucid.autocast("cpu"):
         assert pellucid.is_autocast_enabled("cpu")
-        assert pellucid.get_autocast_dtype("cpu") == pellucid.float16
+        assert pellucid.get_autocast_dtype("cpu") == pellucid.bfloat16
         with pellucid.autocast("cpu", enabled=False):
             assert not pellucid.is_autocast_enabled("cpu")
             assert (a @ a.T).dtype == pellucid.float32
-        assert (a @ a.T).dtype == pellucid.float16
+        with pellucid.autocast("cpu", dtype=pellucid.float16):
+            assert pellucid.get_autocast_dtype("cpu") == pellucid.float16
+            assert (a @ a.T).dtype == pellucid.float16
+        assert pellucid.get_autocast_dtype("cpu") == pellucid.bfloat16
+        assert (a @ a.T).dtype == pellucid.bfloat16
     assert not pellucid.is_autocast_enabled("cpu")
 
     @pellucid.autocast("cpu")
     def product(x):
         return x @ x.T
 
-    assert product(a).dtype == pellucid.float16
+    assert product(a).dtype == pellucid.bfloat16
     assert (a @ a.T).dtype == pellucid.float32
 
-    @pellucid.autocast("cpu")
+    @pellucid.autocast("cpu", dtype=pellucid.float16)
     def recursive(x, n):                              # the same instance entered again inside itself
         return x @ x.T if n == 0 else recursive(x, n - 1)
 
@@ -300,15 +351,17 @@ def test_autocast_state_is_thread_local():
     with pellucid.autocast("cpu"):
         inside.set()
         done.wait()
-        assert (a @ a.T).dtype == pellucid.float16
+        assert (a @ a.T).dtype == pellucid.bfloat16
     th.join()
     assert seen == {"dtype": pellucid.float32, "enabled": False}
 
 
-def test_bfloat16_is_refused_with_a_clear_message():
-    for dev in ("cpu", "cuda"):
-        with pytest.raises(RuntimeError, match="no bfloat16.*float16"):
-            pellucid.autocast(dev, dtype="bfloat16")
+def test_cuda_bfloat16_is_refused_with_a_clear_message():
+    """CuPy has no bfloat16: CUDA autocast takes float16 only (the CPU's takes both)."""
+    for dtype in ("bfloat16", pellucid.bfloat16, torch.bfloat16):
+        with pytest.raises(RuntimeError, match="CuPy .*no bfloat16.*float16"):
+            pellucid.autocast("cuda", dtype=dtype)
+        assert pellucid.autocast("cpu", dtype=dtype).fast_dtype is pellucid.bfloat16
 
 
 def test_bad_device_types_and_dtypes():
@@ -316,7 +369,7 @@ def test_bad_device_types_and_dtypes():
         pellucid.autocast(pellucid.device("cpu"))
     with pytest.raises(RuntimeError, match="unsupported autocast device_type 'xpu'"):
         pellucid.autocast("xpu")
-    with pytest.warns(UserWarning, match="target dtype is not supported"):
+    with pytest.warns(UserWarning, match="target dtype is not supported(.|\n)*pellucid.bfloat16, pellucid.float16"):
         ctx = pellucid.autocast("cpu", dtype=pellucid.float32)
     with ctx:
         assert not pellucid.is_autocast_enabled("cpu")
@@ -362,16 +415,18 @@ def test_custom_fwd_casts_inputs_and_custom_bwd_restores_the_state():
     np.testing.assert_allclose(x.grad.numpy(), 2 * x.detach().half().float().numpy(), rtol=1e-6)
 
 
-def test_inside_autocast_a_float16_activation_meets_float32_layers():
-    """The second layer of a model gets a float16 input and float32 weights; the dtype checks that
-    run before dispatch let that through because autocast will cast (as in PyTorch)."""
+@pytest.mark.parametrize("region", REGION_DTYPES, ids=["default", "float16"])
+def test_inside_autocast_a_lower_precision_activation_meets_float32_layers(region):
+    """The second layer of a model gets a bfloat16/float16 input and float32 weights; the dtype
+    checks that run before dispatch let that through because autocast will cast (as in PyTorch)."""
     model = pellucid.nn.Sequential(pellucid.nn.Linear(4, 8), pellucid.nn.LayerNorm(8), pellucid.nn.ReLU(),
                                    pellucid.nn.Linear(8, 3))
-    with pellucid.autocast("cpu"):
+    with _region(pellucid, region):
         out = model(pellucid.randn(5, 4))
-    assert out.dtype == pellucid.float16
-    with pytest.raises(RuntimeError, match="same dtype"):
-        pellucid.nn.functional.linear(pellucid.randn(2, 4).half(), pellucid.randn(3, 4))
+    assert out.dtype.name == _lower(region)
+    for low in (pellucid.float16, pellucid.bfloat16):
+        with pytest.raises(RuntimeError, match="same dtype"):
+            pellucid.nn.functional.linear(pellucid.randn(2, 4).to(low), pellucid.randn(3, 4))
 
 
 # ---- the CUDA op lists, checked against PyTorch's own header -------------------------------------
@@ -606,7 +661,8 @@ def test_cuda_grad_scaler_without_a_gpu_warns_and_disables():
     assert Imported is pellucid.cuda.amp.GradScaler and issubclass(Imported, pellucid.amp.GradScaler)
 
 
-def test_amp_training_loop_on_cpu_matches_torch():
+@pytest.mark.parametrize("region", REGION_DTYPES, ids=["default", "float16"])
+def test_amp_training_loop_on_cpu_matches_torch(region):
     """autocast + GradScaler + SGD for a few steps: the losses follow torch's."""
     arrays = [_arr(8, 4), _arr(6, 4, seed=1) * 0.5, _arr(6, seed=2) * 0.1, _arr(3, 6, seed=3) * 0.5,
               _arr(3, seed=4) * 0.1]
@@ -619,12 +675,12 @@ def test_amp_training_loop_on_cpu_matches_torch():
         out = []
         for _ in range(6):
             opt.zero_grad()
-            with mod.autocast("cpu", dtype=mod.float16):
+            with _region(mod, region):
                 loss = _mlp_forward(mod, F, mod.tensor(arrays[0]), *params, mod.tensor(t))
             scaler.scale(loss).backward()
             scaler.step(opt)
             scaler.update()
-            out.append(float(loss))
+            out.append(float(loss.detach()))
         losses[mod.__name__] = (out, scaler.get_scale())
-    np.testing.assert_allclose(losses["pellucid"][0], losses["torch"][0], rtol=1e-2)
+    np.testing.assert_allclose(losses["pellucid"][0], losses["torch"][0], rtol=1e-2 if region else 2e-2)
     assert losses["pellucid"][1] == losses["torch"][1]

@@ -7,7 +7,8 @@ gradients flow back to the float32 weights in float32 (ToCopyBackward0 steps, as
 
 Op lists follow PyTorch's, per device type:
 
-* lower precision (float16): matrix products, convolutions, linear, prelu;
+* lower precision (the region's dtype: bfloat16 by default on the CPU, float16 on CUDA): matrix
+  products, convolutions, linear, prelu;
 * float32: reductions and ops whose range or accuracy float16 can't hold (CUDA: exp/log/pow,
   softmax/log_softmax, sum/prod/cumsum, norms, layer/group norm, the losses, ...; CPU: the losses,
   prod, 3-d pooling, reflection/replication padding, linear algebra, ...);
@@ -16,11 +17,11 @@ Op lists follow PyTorch's, per device type:
 * everything else runs in the dtype of its inputs.
 
 Only floating tensors of the region's device type that are not float64 are cast. Normalisations
-take a float16 input with float32 parameters as PyTorch's do: computed in float32, returned in the
-input's dtype. In-place ops are not autocast (as in PyTorch).
+take a lower-precision input with float32 parameters as PyTorch's do: computed in float32, returned
+in the input's dtype. In-place ops are not autocast (as in PyTorch).
 
-pellucid differences: NumPy and CuPy have no bfloat16, so the lower-precision dtype is float16 on
-both device types (CPU autocast's default is float16 here, bfloat16 in PyTorch); ops PyTorch
+As in PyTorch, CPU autocast runs in bfloat16 unless told dtype=float16. pellucid differences: CuPy
+has no bfloat16, so CUDA autocast supports float16 only (dtype=bfloat16 is refused); ops PyTorch
 builds out of several kernels and pellucid runs as one get one rule (matmul of a matrix and a
 vector, and of two vectors, runs in float16 like PyTorch's matmul, so torch.mv and torch.dot
 called directly do too); losses pellucid composes from other ops (poisson_nll_loss,
@@ -42,6 +43,8 @@ __all__ = ["autocast", "is_autocast_enabled", "get_autocast_dtype", "is_autocast
 
 LOWER, FP32, PROMOTE, MIXED_NORM, BANNED = "lower", "fp32", "promote", "mixed_norm", "banned"
 _F16 = np.dtype(np.float16)
+_BF16 = D.BF16
+_LOWER = (_F16, _BF16)
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
 
@@ -121,7 +124,7 @@ _PUBLIC_TO_OP = {"conv1d": "convolution", "conv2d": "convolution", "conv3d": "co
 class _State(threading.local):
     def __init__(self):
         self.enabled = {"cpu": False, "cuda": False}
-        self.dtype = {"cpu": _F16, "cuda": _F16}
+        self.dtype = {"cpu": _BF16, "cuda": _F16}
         self.cache_enabled = True
         self.nesting = 0
         self.cache = {}
@@ -176,13 +179,14 @@ def _is_bfloat16(dtype):
 
 def _resolve_dtype(device_type, dtype):
     if dtype is None:
-        return _F16
+        return _BF16 if device_type == "cpu" else _F16
     if _is_bfloat16(dtype):
-        where = ("NumPy (pellucid's CPU backend)" if device_type == "cpu"
-                 else "CuPy (pellucid's CUDA backend)")
-        raise RuntimeError(
-            f"autocast('{device_type}', dtype=bfloat16): {where} has no bfloat16 dtype, so pellucid's "
-            f"{device_type.upper()} autocast supports float16 only. Use dtype=pellucid.float16.")
+        if device_type != "cpu":
+            raise RuntimeError(
+                f"autocast('{device_type}', dtype=bfloat16): CuPy (pellucid's CUDA backend) has no "
+                "bfloat16 dtype, so pellucid's CUDA autocast supports float16 only. Use "
+                "dtype=pellucid.float16 (or autocast('cpu'), which runs in bfloat16).")
+        return _BF16
     return D.as_dtype(dtype).np
 
 
@@ -190,7 +194,8 @@ class autocast:
     """Context manager and decorator running the ops inside it in PyTorch's autocast dtypes.
 
     `autocast(device_type, dtype=None, enabled=True, cache_enabled=None)`: device_type is 'cpu' or
-    'cuda'; dtype defaults to float16 (bfloat16 is not available, see the module notes)."""
+    'cuda'; dtype defaults to bfloat16 on the CPU and float16 on CUDA (which has no bfloat16, see
+    the module notes)."""
 
     def __init__(self, device_type, dtype=None, enabled=True, cache_enabled=None):
         if not isinstance(device_type, str):
@@ -208,7 +213,7 @@ class autocast:
                 warnings.warn("CUDA is not available (pellucid's GPU backend needs CuPy and an NVIDIA "
                               "GPU). Disabling autocast.", stacklevel=2)
                 enabled = False
-        supported = (_F16,) if self.device == "cpu" else (_F16, _F32)
+        supported = (_BF16, _F16) if self.device == "cpu" else (_F16, _F32)
         if enabled and self.fast_dtype.np not in supported:
             names = ", ".join(str(D._FROM_NP[d]) for d in supported)
             warnings.warn(f"In {self.device.upper()} autocast, but the target dtype is not supported. "
@@ -267,7 +272,7 @@ def _eligible(a, dev):
     if not isinstance(a, _dispatch.Tensor):
         return False
     dt = a._data.dtype
-    return dt.kind == "f" and dt != _F64 and (type(a._data) is np.ndarray) == (dev == "cpu")
+    return dt.kind in D.FLOAT_KINDS and dt != _F64 and (type(a._data) is np.ndarray) == (dev == "cpu")
 
 
 def _rule_for(op_name, args, params, dev):
@@ -286,7 +291,7 @@ def _cast(t, np_dtype, st):
     """`t` as np_dtype through a differentiable cast; casts of float32 leaf weights to the lower
     precision are kept for the rest of the region (PyTorch's autocast weight cache)."""
     from ..ops._conversion import ToDtype
-    if (st.cache_enabled and np_dtype == _F16 and t._data.dtype == _F32 and t._requires_grad
+    if (st.cache_enabled and np_dtype in _LOWER and t._data.dtype == _F32 and t._requires_grad
             and t.grad_fn is None and t._base is None):
         key = (id(t), _gm.grad_enabled)
         hit = st.cache.get(key)
@@ -308,11 +313,24 @@ def _targets(rule, args, dev, st):
     if rule == FP32:
         return [_F32 if _eligible(a, dev) else None for a in args]
     if rule == PROMOTE:
-        dts = [a._data.dtype for a in args if _eligible(a, dev)]
-        if not dts:
+        # PyTorch's at::autocast::prioritize: from the region's dtype, float32 wins, a repeat of
+        # the current dtype keeps it, and another lower precision (float16 in a bfloat16 region,
+        # or the reverse) is an error
+        current, seen = st.dtype[dev], False
+        for a in args:
+            if _eligible(a, dev):
+                d = a._data.dtype
+                if current == _F32 or d == _F32:
+                    current = _F32
+                elif d != current:
+                    raise RuntimeError(
+                        f"Unexpected floating ScalarType in at::autocast::prioritize: a {D._FROM_NP[d]} "
+                        f"input in a {dev.upper()} autocast region of {D._FROM_NP[st.dtype[dev]]} "
+                        "(cast it to float32 or to the region's dtype first, as PyTorch requires)")
+                seen = True
+        if not seen:
             return [None] * len(args)
-        widest = _F32 if _F32 in dts else dts[0]
-        return [widest if _eligible(a, dev) else None for a in args]
+        return [current if _eligible(a, dev) else None for a in args]
     return [None] * len(args)
 
 
@@ -344,7 +362,8 @@ def autocast_dispatch(op, args, params):
 
 
 def _mixed_norm(op, args, params, dev, st):
-    """A float16 input normalised with float32 weights: computed in float32, returned as float16."""
+    """A lower-precision input normalised with float32 weights: computed in float32, returned in
+    the input's dtype."""
     x = args[0]
     if not _eligible(x, dev) or x._data.dtype == _F32:
         return None
