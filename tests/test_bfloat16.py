@@ -593,3 +593,16 @@ def test_custom_function_sees_the_dtypes_torch_gives_it():
         assert _name(x.grad.dtype) == "bfloat16" and x.grad.tolist() == [5.0, 5.0, 5.0]
     assert seen == {("pellucid", "widen"): "float32", ("pellucid", "triple"): "bfloat16",
                     ("torch", "widen"): "float32", ("torch", "triple"): "bfloat16"}
+
+
+@pytest.mark.parametrize("fn", ["inv", "det", "cholesky", "svdvals", "solve"])
+def test_decompositions_refuse_bfloat16_like_torch(fn):
+    """PyTorch's LAPACK-backed linear algebra has no bfloat16 kernels; pellucid refuses it too."""
+    for mod in (torch, pellucid):
+        a = mod.eye(3, dtype=mod.bfloat16) * 2
+        call = getattr(mod.linalg, fn)
+        with pytest.raises((RuntimeError, NotImplementedError), match="BFloat16|bfloat16"):
+            call(a, a) if fn == "solve" else call(a)
+    with pytest.raises(RuntimeError, match="^linalg.inv: Low precision dtypes not supported. Got bfloat16"):
+        pellucid.linalg.inv(pellucid.eye(3, dtype=pellucid.bfloat16))
+    assert pellucid.linalg.inv(pellucid.eye(3, dtype=pellucid.bfloat16).float()).dtype is pellucid.float32

@@ -12,6 +12,7 @@ import string
 import numpy as np
 
 from .. import _backend
+from .. import _dtype as D
 from .._dispatch import Op, dispatch, dispatch_inplace
 from .._grad_mode import is_grad_enabled
 from .._tensor import Tensor, _wrap_dim
@@ -857,9 +858,9 @@ def _check_square(op, t, float_only=True):
 
 def _check_float(op, t):
     dt = t._data.dtype
-    if dt.kind != "f":
+    if dt.kind not in D.FLOAT_KINDS:
         raise RuntimeError(f"{op}: Expected a floating point or complex tensor as input. Got {t.dtype.name}")
-    if dt == np.float16:
+    if dt == np.float16 or dt is D.BF16:
         raise RuntimeError(f"{op}: Low precision dtypes not supported. Got {t.dtype.name}")
 
 
