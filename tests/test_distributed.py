@@ -137,6 +137,22 @@ def test_all_reduce_matches_numpy(job):
     assert all(all(info["version_bumped"]) for info in infos)
 
 
+def test_bfloat16_collectives_reduce_in_float32_and_round_once(job):
+    import ml_dtypes
+    world, arrays, infos = job
+    bf16 = lambda x: x.astype(ml_dtypes.bfloat16).astype(np.float32)   # noqa: E731
+    for op in ("SUM", "AVG", "PRODUCT", "MAX", "MIN"):
+        key = f"bf16/all_reduce/{op}"
+        expected = bf16(_reduce(np.stack([a[f"{key}/in"] for a in arrays]).astype(np.float64), op, "float64"))
+        for a in arrays:
+            np.testing.assert_allclose(a[f"{key}/out"], expected, rtol=1e-6, atol=1e-30)
+    assert all(info["bf16_dtypes"] == ["pellucid.bfloat16"] * 5 for info in infos)
+    ins = np.stack([a["bf16/all_gather/in"] for a in arrays])
+    for a in arrays:
+        np.testing.assert_array_equal(a["bf16/all_gather/out"], ins)
+        np.testing.assert_array_equal(a["bf16/broadcast/out"], arrays[world - 1]["bf16/all_gather/in"])
+
+
 def test_broadcast_all_gather_reduce_scatter_match_numpy(job):
     world, arrays, _ = job
     for dt in DTYPES:

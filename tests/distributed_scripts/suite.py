@@ -75,6 +75,21 @@ for dt in FLOATS + INTS + ("bool",):
     dist.reduce_scatter_tensor(res, torch.from_numpy(blocks.reshape(-1).copy()), op=dist.ReduceOp.MAX)
     arrays[f"reduce_scatter_tensor_max/{dt}/out"] = res.numpy()
 
+# bfloat16 (NumPy files have no type for it: stored as float32, which holds its values exactly)
+for op in ("SUM", "AVG", "PRODUCT", "MAX", "MIN"):
+    t = torch.from_numpy(sample("float32", (3, 5))).bfloat16()
+    arrays[f"bf16/all_reduce/{op}/in"] = t.float().numpy()
+    dist.all_reduce(t, op=getattr(dist.ReduceOp, op))
+    arrays[f"bf16/all_reduce/{op}/out"] = t.float().numpy()
+    info.setdefault("bf16_dtypes", []).append(str(t.dtype))
+t = torch.from_numpy(sample("float32", (4,))).bfloat16()
+gathered = [torch.zeros(4, dtype=torch.bfloat16) for _ in range(world)]
+dist.all_gather(gathered, t)
+arrays["bf16/all_gather/in"] = t.float().numpy()
+arrays["bf16/all_gather/out"] = np.stack([g.float().numpy() for g in gathered])
+dist.broadcast(t, src=world - 1)
+arrays["bf16/broadcast/out"] = t.float().numpy()
+
 # asynchronous forms
 a = sample("float32", (6,))
 t = torch.from_numpy(a.copy())

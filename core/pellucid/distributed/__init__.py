@@ -13,6 +13,7 @@ ends every rank, so a failed rank never leaves the others hanging.
 import importlib.util
 import os
 
+from .._dtype import FLOAT_KINDS
 from .._tensor import Tensor
 from . import _common
 from ._common import (ReduceOp, DistError, DistBackendError, Work,  # noqa: F401
@@ -235,7 +236,7 @@ def _reduce_op(op, arr, fn):
     if not isinstance(op, ReduceOp):
         raise TypeError(f"{fn}: op must be a ReduceOp (ReduceOp.SUM, AVG, PRODUCT, MIN, MAX), "
                         f"got {op!r}")
-    if op == ReduceOp.AVG and arr.dtype.kind != "f":
+    if op == ReduceOp.AVG and arr.dtype.kind not in FLOAT_KINDS:
         raise ValueError(f"{fn}: ReduceOp.AVG needs a floating-point tensor, got {arr.dtype}")
     return op
 

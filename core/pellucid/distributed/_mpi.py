@@ -8,6 +8,7 @@ import os
 
 import numpy as np
 
+from .._dtype import BF16
 from . import _common
 from ._common import DistBackendError, ReduceOp, Work, describe
 
@@ -56,7 +57,7 @@ class MPIProcessGroup:
                     back()
                 arr.set(host)
             return buf, to_device
-        if arr.dtype == np.float16:
+        if arr.dtype == np.float16 or arr.dtype == BF16:     # MPI has no 16-bit float types
             tmp = arr.astype(np.float32).reshape(-1) if copy_in else np.empty(arr.size, np.float32)
             return tmp, lambda: np.copyto(arr.reshape(-1), tmp, casting="unsafe")
         if arr.dtype == np.bool_:
