@@ -20,7 +20,7 @@ from ._random import (Generator, manual_seed, seed, initial_seed, get_rng_state,
 from ._tensor_str import set_printoptions, get_printoptions, printoptions  # noqa: F401
 from .ops import *  # noqa: F401,F403
 from .ops import range_ as range  # noqa: F401
-from . import autograd, cuda, ops  # noqa: F401
+from . import accelerator, autograd, cuda, ops  # noqa: F401
 from .ops import _conversion as _conv
 
 FloatTensor = DoubleTensor = LongTensor = None  # replaced below by typed constructors
