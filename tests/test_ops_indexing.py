@@ -641,3 +641,22 @@ def test_random_index_expressions_match_torch_and_numpy(case):
     pw[_as_index(parts, pellucid)] = -1.0
     tw[_as_index(parts, torch)] = -1.0
     np.testing.assert_array_equal(pw.numpy(), tw.numpy())
+
+
+def test_scatter_family_counts_zero_dim_operands_as_vectors_like_torch():
+    # the one-hot of PyTorch's transforms tutorial: zeros(10).scatter_(0, tensor(y), value=1)
+    for M in (torch, pellucid):
+        assert M.zeros(10).scatter_(0, M.tensor(3), value=1).tolist() == [0.0] * 3 + [1.0] + [0.0] * 6
+    three, zero = np.array(3), np.array(0)
+    check(lambda M, x, s: x.scatter(0, M.tensor(three), s), rand(10), np.array(5.0, np.float32))
+    check(lambda M, x, s: x.scatter_add(-1, M.tensor(three), s), rand(10), np.array(5.0, np.float32))
+    for reduce in ("sum", "prod", "mean", "amax", "amin"):
+        check(lambda M, x, s: x.scatter_reduce(0, M.tensor(three), s, reduce), rand(10),
+              np.array(5.0, np.float32))
+    check(lambda M, x, s: x.scatter(0, M.tensor([0]), s), np.array(1.5, np.float32), rand(1))
+    for M in (torch, pellucid):                    # in place on a 0-dim tensor: the same object
+        t = M.tensor(0.0)
+        assert t.scatter_(0, M.tensor(zero), value=2.0) is t and t.item() == 2.0
+    for M in (torch, pellucid):                    # beyond one dimension the rule stays strict
+        with pytest.raises(RuntimeError, match="Index tensor must have the same number of dimensions"):
+            M.zeros(2, 3).scatter_(1, M.tensor(1), value=1)

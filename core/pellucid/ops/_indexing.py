@@ -555,10 +555,25 @@ def _scatter_src(src, idx, op):
     return view_op(Slice, src, (tuple(slice(0, k) for k in idx.shape) + (Ellipsis,),))
 
 
-def _scatter(input, dim, index, src, value, reduce, inplace, op):
+def _as_vectors(scatter_fn):
+    """PyTorch counts a 0-dim tensor as 1-dim in the scatter family (`zeros(10).scatter_(0,
+    tensor(3), value=1)`, a one-hot in its tutorials): with every operand at most 1-dim and one of
+    them 0-dim, run on 1-dim views and give the result the input's shape."""
+    def run(input, dim, index, src, *rest, inplace, op):
+        dims = [t._data.ndim for t in (input, index, src) if isinstance(t, Tensor)]
+        if not isinstance(index, Tensor) or max(dims) > 1 or min(dims) == 1:
+            return scatter_fn(input, dim, index, src, *rest, inplace=inplace, op=op)
+        d = _wrap_dim(dim, 1, op)
+        target = input.view(1) if input._data.ndim == 0 else input
+        src = _as_1d(src) if isinstance(src, Tensor) else src
+        res = scatter_fn(target, d, _as_1d(index), src, *rest, inplace=inplace, op=op)
+        return input if inplace else res.reshape(input.shape)
+    return run
+
+
+@_as_vectors
+def _scatter(input, dim, index, src, value, reduce, *, inplace, op):
     idx = _index_array(index, op)
-    if input._data.ndim == 0:
-        raise RuntimeError(f"{op}(): a 0-dim tensor can't be scattered into; use a 1-element tensor")
     d = _wrap_dim(dim, input._data.ndim, op)
     idx = _on_device(idx, input._data)
     key = _along_dim_key(input, d, idx, op)
@@ -583,15 +598,16 @@ def _scatter(input, dim, index, src, value, reduce, inplace, op):
 
 @tensor_method("scatter")
 def scatter(input, dim, index, src=None, *, value=None, reduce=None, out=None):
-    return _scatter(input, dim, index, src, value, reduce, False, "scatter")
+    return _scatter(input, dim, index, src, value, reduce, inplace=False, op="scatter")
 
 
 @tensor_method("scatter_")
 def _scatter_(self, dim, index, src=None, *, value=None, reduce=None):
-    return _scatter(self, dim, index, src, value, reduce, True, "scatter_")
+    return _scatter(self, dim, index, src, value, reduce, inplace=True, op="scatter_")
 
 
-def _scatter_add(input, dim, index, src, inplace, op):
+@_as_vectors
+def _scatter_add(input, dim, index, src, *, inplace, op):
     idx = _index_array(index, op)
     d = _wrap_dim(dim, input._data.ndim, op)
     idx = _on_device(idx, input._data)
@@ -604,12 +620,12 @@ def _scatter_add(input, dim, index, src, inplace, op):
 
 @tensor_method("scatter_add")
 def scatter_add(input, dim, index, src):
-    return _scatter_add(input, dim, index, src, False, "scatter_add")
+    return _scatter_add(input, dim, index, src, inplace=False, op="scatter_add")
 
 
 @tensor_method("scatter_add_")
 def _scatter_add_(self, dim, index, src):
-    return _scatter_add(self, dim, index, src, True, "scatter_add_")
+    return _scatter_add(self, dim, index, src, inplace=True, op="scatter_add_")
 
 
 _REDUCE_UFUNC = {"sum": "add", "mean": "add", "prod": "multiply", "amax": "maximum", "amin": "minimum"}
@@ -718,7 +734,8 @@ def _prod_scales(xp, key, a, src, out, self_w):
     return a_scale, others(src, key.get(n_zero), key.get(nz_prod))
 
 
-def _scatter_reduce(input, dim, index, src, reduce, include_self, inplace, op):
+@_as_vectors
+def _scatter_reduce(input, dim, index, src, reduce, include_self, *, inplace, op):
     if reduce not in _REDUCE_UFUNC:
         raise RuntimeError(f"{op}(): reduce argument must be one of sum, prod, mean, amax, amin, got {reduce!r}")
     idx = _index_array(index, op)
@@ -734,12 +751,12 @@ def _scatter_reduce(input, dim, index, src, reduce, include_self, inplace, op):
 
 @tensor_method("scatter_reduce")
 def scatter_reduce(input, dim, index, src, reduce, *, include_self=True, out=None):
-    return _scatter_reduce(input, dim, index, src, reduce, include_self, False, "scatter_reduce")
+    return _scatter_reduce(input, dim, index, src, reduce, include_self, inplace=False, op="scatter_reduce")
 
 
 @tensor_method("scatter_reduce_")
 def _scatter_reduce_(self, dim, index, src, reduce, *, include_self=True):
-    return _scatter_reduce(self, dim, index, src, reduce, include_self, True, "scatter_reduce_")
+    return _scatter_reduce(self, dim, index, src, reduce, include_self, inplace=True, op="scatter_reduce_")
 
 
 # ---- index_select / index_add / index_copy / index_fill ------------------------------------------------
