@@ -82,3 +82,5 @@ from .amp import autocast, is_autocast_enabled, get_autocast_dtype  # noqa: E402
 from .cuda import OutOfMemoryError  # noqa: E402,F401
 from . import jit, onnx  # noqa: E402,F401
 from . import nn, distributed  # noqa: E402,F401
+from . import compiler  # noqa: E402,F401
+from .compiler import compile  # noqa: E402,F401
