@@ -11,3 +11,6 @@ from ._shape import *  # noqa: F401,F403
 from ._joining import *  # noqa: F401,F403
 from ._indexing import *  # noqa: F401,F403
 from ._random_ops import *  # noqa: F401,F403
+from ._sorting import *  # noqa: F401,F403
+from ._special_fns import *  # noqa: F401,F403
+from ._misc import *  # noqa: F401,F403
