@@ -87,3 +87,4 @@ from .compiler import compile  # noqa: E402,F401
 from .backends import (set_float32_matmul_precision, get_float32_matmul_precision,  # noqa: E402,F401
                        use_deterministic_algorithms, are_deterministic_algorithms_enabled,
                        is_deterministic_algorithms_warn_only_enabled)
+from .nn.functional import pdist  # noqa: E402,F401

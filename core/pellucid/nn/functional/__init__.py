@@ -9,5 +9,6 @@ from ._pooling import *  # noqa: F401,F403
 from ._normalization import *  # noqa: F401,F403
 from ._vision import *  # noqa: F401,F403
 from ._attention import *  # noqa: F401,F403
+from ._distance import *  # noqa: F401,F403
 from ._rnn import *  # noqa: F401,F403
 from ._padding import *  # noqa: F401,F403

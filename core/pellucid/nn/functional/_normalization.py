@@ -319,6 +319,32 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
     return dispatch(NativeLayerNorm, (input, weight, bias), (spec, float(eps), None, None))
 
 
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """x / sqrt(mean(x^2 over the trailing `normalized_shape` dims) + eps) * weight; eps=None is the
+    dtype's machine epsilon, as in PyTorch."""
+    _check_input(input, "rms_norm")
+    if isinstance(normalized_shape, int):
+        normalized_shape = (normalized_shape,)
+    normalized_shape = tuple(int(s) for s in normalized_shape)
+    shape = tuple(input._data.shape)
+    D = len(normalized_shape)
+    if D == 0 or len(shape) < D or shape[len(shape) - D:] != normalized_shape:
+        raise RuntimeError(
+            f"Given normalized_shape={list(normalized_shape)}, expected input with shape "
+            f"[*{', '.join(map(str, normalized_shape))}], but got input of size{list(shape)}")
+    if weight is not None and tuple(weight._data.shape) != normalized_shape:
+        raise RuntimeError(
+            f"Expected weight to be of same shape as normalized_shape, but got weight of shape "
+            f"{list(weight._data.shape)} and normalized_shape = {list(normalized_shape)}")
+    _check_same("rms_norm", input, weight)
+    if eps is None:
+        from ..._finfo import finfo
+        eps = finfo(input.dtype).eps
+    dims = tuple(range(-D, 0))
+    out = input * (input * input).mean(dims, keepdim=True).add(eps).rsqrt()
+    return out if weight is None else out * weight
+
+
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-05):
     _check_input(input, "group_norm")
     shape = input._data.shape
@@ -366,4 +392,4 @@ def local_response_norm(input, size, alpha=0.0001, beta=0.75, k=1.0):
     return input / div
 
 
-__all__ = ["batch_norm", "instance_norm", "layer_norm", "group_norm", "local_response_norm"]
+__all__ = ["batch_norm", "instance_norm", "layer_norm", "group_norm", "local_response_norm", "rms_norm"]
