@@ -56,6 +56,14 @@ CONFIGS = [
     ("Adagrad", dict(lr=0.1, lr_decay=0.01, weight_decay=0.01, initial_accumulator_value=0.1)),
     ("Adadelta", dict()),
     ("Adadelta", dict(lr=0.5, rho=0.8, weight_decay=0.01)),
+    ("Adamax", dict()),
+    ("Adamax", dict(lr=0.01, betas=(0.8, 0.95), weight_decay=0.05, maximize=True)),
+    ("NAdam", dict()),
+    ("NAdam", dict(lr=0.01, momentum_decay=0.01, weight_decay=0.05)),
+    ("NAdam", dict(lr=0.01, weight_decay=0.05, decoupled_weight_decay=True)),
+    ("RAdam", dict()),
+    ("RAdam", dict(lr=0.01, betas=(0.5, 0.6), weight_decay=0.05)),
+    ("RAdam", dict(lr=0.01, weight_decay=0.05, decoupled_weight_decay=True)),
 ]
 
 
@@ -69,7 +77,8 @@ def test_optimizer_matches_torch(name, kwargs):
 
 @pytest.mark.parametrize("name,kwargs", [("SGD", dict(lr=0.05, momentum=0.9)), ("Adam", dict(lr=0.01, amsgrad=True)),
                                           ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True)),
-                                          ("Adagrad", dict(lr=0.1)), ("Adadelta", dict())])
+                                          ("Adagrad", dict(lr=0.1)), ("Adadelta", dict()),
+                                          ("Adamax", dict()), ("NAdam", dict(lr=0.01)), ("RAdam", dict())])
 def test_state_dict_round_trip_continues_identically(name, kwargs):
     cls = getattr(poptim, name)
     full, _ = _run(pellucid, cls, kwargs, steps=8)
@@ -103,6 +112,19 @@ def test_state_dict_layout_matches_torch():
     assert pg["params"] == tg["params"]
     for k in ("lr", "betas", "eps", "weight_decay", "amsgrad", "maximize"):
         assert pg[k] == tg[k]
+
+
+@pytest.mark.parametrize("name", ["Adamax", "NAdam", "RAdam"])
+def test_state_and_hyperparameters_are_named_as_in_torch(name):
+    _, popt = _run(pellucid, getattr(poptim, name), {}, steps=2)
+    _, topt = _run(torch, getattr(torch.optim, name), {}, steps=2)
+    psd, tsd = popt.state_dict(), topt.state_dict()
+    assert sorted(psd["state"][0]) == sorted(tsd["state"][0])
+    assert sorted(psd["param_groups"][0]) == sorted(tsd["param_groups"][0])
+    for k, v in tsd["param_groups"][0].items():
+        assert psd["param_groups"][0][k] == v, k
+    with pytest.raises(ValueError, match="Invalid beta parameter at index 0"):
+        getattr(poptim, name)([pellucid.zeros(1, requires_grad=True)], betas=(1.0, 0.9))
 
 
 def test_param_groups_and_add_param_group():

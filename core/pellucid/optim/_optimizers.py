@@ -1,4 +1,5 @@
-"""SGD, Adam, AdamW, RMSprop, Adagrad and Adadelta with PyTorch's exact update formulas."""
+"""SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, NAdam and RAdam with PyTorch's exact update
+formulas."""
 import math
 
 import numpy as np
@@ -235,3 +236,123 @@ class Adadelta(Optimizer):
         acc *= rho
         acc += (1 - rho) * (delta * delta)
         param -= lr * delta
+
+
+def _adam_family_checks(lr, eps, betas, weight_decay):
+    _check("learning rate", lr, lr >= 0.0, "must be >= 0")
+    _check("epsilon value", eps, eps >= 0.0, "must be >= 0")
+    _check("beta parameter at index 0", betas[0], 0.0 <= betas[0] < 1.0, "must be in [0, 1)")
+    _check("beta parameter at index 1", betas[1], 0.0 <= betas[1] < 1.0, "must be in [0, 1)")
+    _check("weight_decay value", weight_decay, weight_decay >= 0.0, "must be >= 0")
+
+
+class Adamax(Optimizer):
+    """Adam with the infinity norm: the second moment is a decaying running maximum of |grad|."""
+
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, foreach=None, *,
+                 maximize=False, differentiable=False, capturable=False):
+        _adam_family_checks(lr, eps, betas, weight_decay)
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach,
+                                      maximize=maximize, differentiable=differentiable, capturable=capturable))
+
+    def step(self, closure=None):
+        return self._run_step(closure, self._update)
+
+    def _update(self, p, param, g, group, state):
+        xp = xp_of(param)
+        lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        if "exp_avg" not in state:
+            state["exp_avg"] = state_tensor(xp.zeros_like(param))
+            state["exp_inf"] = state_tensor(xp.zeros_like(param))
+        step = step_count(state)
+        if wd != 0:
+            g = g + wd * param
+        m, u = state["exp_avg"]._data, state["exp_inf"]._data
+        m += (g - m) * (1 - b1)
+        xp.maximum(u * b2, xp.abs(g) + eps, out=u)
+        param -= (lr / (1 - b1 ** step)) * (m / u)
+
+
+class NAdam(Optimizer):
+    """Adam with Nesterov momentum and a momentum schedule (Dozat, 2016)."""
+
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3,
+                 decoupled_weight_decay=False, *, foreach=None, maximize=False, capturable=False,
+                 differentiable=False):
+        _adam_family_checks(lr, eps, betas, weight_decay)
+        _check("momentum_decay value", momentum_decay, momentum_decay >= 0.0, "must be >= 0")
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                                      momentum_decay=momentum_decay, decoupled_weight_decay=decoupled_weight_decay,
+                                      maximize=maximize, foreach=foreach, capturable=capturable,
+                                      differentiable=differentiable))
+
+    def step(self, closure=None):
+        return self._run_step(closure, self._update)
+
+    def _update(self, p, param, g, group, state):
+        xp = xp_of(param)
+        lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        psi = group["momentum_decay"]
+        if "exp_avg" not in state:
+            state["mu_product"] = state_tensor(np.ones((), dtype=np.float32))
+            state["exp_avg"] = state_tensor(xp.zeros_like(param))
+            state["exp_avg_sq"] = state_tensor(xp.zeros_like(param))
+        step = step_count(state)
+        if wd != 0:
+            if group["decoupled_weight_decay"]:
+                param *= 1 - lr * wd
+            else:
+                g = g + wd * param
+        mu = b1 * (1.0 - 0.5 * 0.96 ** (step * psi))
+        mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * psi))
+        mp = state["mu_product"]._data
+        mp *= np.float32(mu)                     # kept in float32, as PyTorch keeps it
+        mu_product = float(mp)
+        m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
+        m += (g - m) * (1 - b1)
+        v *= b2
+        v += (1 - b2) * (g * g)
+        denom = xp.sqrt(v / (1 - b2 ** step)) + eps
+        param -= (lr * (1 - mu) / (1 - mu_product)) * (g / denom)
+        param -= (lr * mu_next / (1 - mu_product * mu_next)) * (m / denom)
+
+
+class RAdam(Optimizer):
+    """Adam whose adaptive step is switched on, and rectified, once the variance of the adaptive
+    learning rate is tractable (Liu et al., 2019)."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, decoupled_weight_decay=False,
+                 *, foreach=None, maximize=False, capturable=False, differentiable=False):
+        _adam_family_checks(lr, eps, betas, weight_decay)
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize,
+                                      foreach=foreach, capturable=capturable,
+                                      decoupled_weight_decay=decoupled_weight_decay, differentiable=differentiable))
+
+    def step(self, closure=None):
+        return self._run_step(closure, self._update)
+
+    def _update(self, p, param, g, group, state):
+        xp = xp_of(param)
+        lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        if "exp_avg" not in state:
+            state["exp_avg"] = state_tensor(xp.zeros_like(param))
+            state["exp_avg_sq"] = state_tensor(xp.zeros_like(param))
+        step = step_count(state)
+        if wd != 0:
+            if group["decoupled_weight_decay"]:
+                param *= 1 - lr * wd
+            else:
+                g = g + wd * param
+        m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
+        m += (g - m) * (1 - b1)
+        v *= b2
+        v += (1 - b2) * (g * g)
+        bc1, bc2 = 1 - b1 ** step, 1 - b2 ** step
+        corrected = m / bc1
+        rho_inf = 2 / (1 - b2) - 1
+        rho_t = rho_inf - 2 * step * (b2 ** step) / bc2
+        if rho_t > 5.0:
+            rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+            param -= corrected * lr * (math.sqrt(bc2) / (xp.sqrt(v) + eps)) * rect
+        else:
+            param -= corrected * lr
