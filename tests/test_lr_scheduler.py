@@ -30,7 +30,7 @@ def _seq(lib, optim_mod, sched_mod, name, kwargs, steps=30, cls="SGD", groups=2,
         else:
             s.step()
         out.append(list(s.get_last_lr()))
-        if name == "OneCycleLR":
+        if name in ("OneCycleLR", "CyclicLR"):
             out[-1].append(opt.param_groups[0]["momentum"] if "momentum" in opt.param_groups[0] else opt.param_groups[0]["betas"][0])
     return out
 
@@ -50,12 +50,18 @@ CASES = [
     ("OneCycleLR", dict(max_lr=1.0, total_steps=30)),
     ("OneCycleLR", dict(max_lr=[1.0, 2.0], total_steps=30, anneal_strategy="linear", three_phase=True)),
     ("SequentialLR", dict()),
+    ("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=4)),
+    ("CyclicLR", dict(base_lr=[0.01, 0.02], max_lr=[0.1, 0.3], step_size_up=3, step_size_down=5,
+                      mode="triangular2")),
+    ("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=5, mode="exp_range", gamma=0.97)),
+    ("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=5, scale_fn=lambda x: 0.9 ** x,
+                      scale_mode="iterations", base_momentum=0.7, max_momentum=0.95)),
 ]
 
 
 @pytest.mark.parametrize("name,kwargs", CASES, ids=[f"{n}-{i}" for i, (n, _) in enumerate(CASES)])
 def test_schedule_matches_torch(name, kwargs):
-    opt_kw = {"momentum": 0.9} if name == "OneCycleLR" else None
+    opt_kw = {"momentum": 0.9} if name in ("OneCycleLR", "CyclicLR") else None
     p = _seq(pellucid, poptim, P, name, kwargs, opt_kw=opt_kw)
     t = _seq(torch, torch.optim, T, name, kwargs, opt_kw=opt_kw)
     assert len(p) == len(t)
@@ -68,6 +74,21 @@ def test_one_cycle_cycles_adam_betas_like_torch():
     t = _seq(torch, torch.optim, T, "OneCycleLR", dict(max_lr=0.5, total_steps=20), cls="Adam", steps=20)
     for a, b in zip(p, t):
         assert a == pytest.approx(b, rel=1e-12)
+
+
+def test_cyclic_lr_cycles_adam_betas_and_refuses_bad_modes_like_torch():
+    kw = dict(base_lr=0.001, max_lr=0.01, step_size_up=3)
+    p = _seq(pellucid, poptim, P, "CyclicLR", kw, cls="Adam", steps=15)
+    t = _seq(torch, torch.optim, T, "CyclicLR", kw, cls="Adam", steps=15)
+    for a, b in zip(p, t):
+        assert a == pytest.approx(b, rel=1e-12)
+    for lib, mod, sched in ((torch, torch.optim, T), (pellucid, poptim, P)):
+        with pytest.raises(ValueError, match="mode is invalid and scale_fn is None"):
+            sched.CyclicLR(_opt(lib, mod, momentum=0.9), 0.01, 0.1, mode="zigzag")
+        with pytest.raises(ValueError, match="optimizer must support momentum"):
+            sched.CyclicLR(_opt(lib, mod, "Adagrad"), 0.01, 0.1)
+    s = P.CyclicLR(_opt(pellucid, poptim, momentum=0.9), 0.01, 0.1, scale_fn=lambda x: 1.0)
+    assert "_scale_fn_custom" not in s.state_dict()         # code is not saved
 
 
 @pytest.mark.parametrize("kwargs", [dict(patience=2), dict(mode="max", factor=0.5, patience=1, cooldown=2),
