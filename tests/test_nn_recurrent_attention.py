@@ -199,3 +199,54 @@ def test_transformer_encoder_matches_torch(kw):
     check_module(enc_t, enc_p, x, rtol=1e-4, atol=1e-5)
     # the copies are independent
     assert enc_p.layers[0].linear1.weight is not enc_p.layers[1].linear1.weight
+
+
+def _masked_transformer(M, transformer, seq_dim):
+    class Masked(M.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.t = transformer
+
+        def forward(self, src, tgt):
+            mask = self.t.generate_square_subsequent_mask(tgt.shape[seq_dim])
+            return self.t(src, tgt, tgt_mask=mask, tgt_is_causal=True)
+    return Masked()
+
+
+@pytest.mark.filterwarnings("ignore:enable_nested_tensor is True")     # torch's, about its fast path
+@pytest.mark.parametrize("kw", [dict(), dict(norm_first=True, activation="gelu", batch_first=True)])
+def test_transformer_encoder_decoder_matches_torch(kw):
+    torch.manual_seed(0)
+    args = dict(d_model=8, nhead=2, num_encoder_layers=2, num_decoder_layers=2, dim_feedforward=16, dropout=0.0, **kw)
+    tt, pt = torch.nn.Transformer(**args), pnn.Transformer(**args)
+    assert [n for n, _ in pt.named_parameters()] == [n for n, _ in tt.named_parameters()]
+    assert repr(pt) == repr(tt)
+    seq_dim = 1 if kw.get("batch_first") else 0
+    src, tgt = (_r(3, 5, 8), _r(3, 4, 8)) if seq_dim else (_r(5, 3, 8), _r(4, 3, 8))
+    check_module(_masked_transformer(torch, tt, seq_dim), _masked_transformer(pellucid, pt, seq_dim), src, tgt,
+                 rtol=1e-4, atol=1e-5)
+    mask_t = torch.nn.Transformer.generate_square_subsequent_mask(4)
+    np.testing.assert_array_equal(pnn.Transformer.generate_square_subsequent_mask(4).numpy(), mask_t.numpy())
+
+
+def test_transformer_decoder_alone_with_padding_masks_matches_torch():
+    torch.manual_seed(1)
+    layer_t = torch.nn.TransformerDecoderLayer(8, 2, dim_feedforward=16, dropout=0.0, batch_first=True)
+    dec_t = torch.nn.TransformerDecoder(layer_t, num_layers=2, norm=torch.nn.LayerNorm(8))
+    dec_p = pnn.TransformerDecoder(pnn.TransformerDecoderLayer(8, 2, dim_feedforward=16, dropout=0.0, batch_first=True),
+                                   num_layers=2, norm=pnn.LayerNorm(8))
+    assert repr(dec_p) == repr(dec_t)
+    pad = np.array([[False, False, True], [False, False, False]])
+
+    def wrap(M, dec):
+        class W(M.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.d = dec
+
+            def forward(self, tgt, mem):
+                return self.d(tgt, mem, memory_key_padding_mask=M.tensor(pad))
+        return W()
+    check_module(wrap(torch, dec_t), wrap(pellucid, dec_p), _r(2, 4, 8), _r(2, 3, 8), rtol=1e-4, atol=1e-5)
+    with pytest.raises(RuntimeError, match="the feature number of src and tgt must be equal to d_model"):
+        pnn.Transformer(d_model=8, nhead=2, dim_feedforward=8)(pellucid.zeros(3, 2, 8), pellucid.zeros(3, 2, 6))
