@@ -99,17 +99,31 @@ class RNNBase(Module):
 
     def forward(self, input, hx=None):
         pl = _pl()
+        from ..utils.rnn import PackedSequence
         is_lstm = self.mode == "LSTM"
-        if input.dim() not in (2, 3):
-            raise ValueError(f"{type(self).__name__}: Expected input to be 2D or 3D, got {input.dim()}D instead")
-        unbatched = input.dim() == 2
-        if unbatched:
-            input = input.unsqueeze(1)
-            if hx is not None:
-                hx = (hx[0].unsqueeze(1), hx[1].unsqueeze(1)) if is_lstm else hx.unsqueeze(1)
-        elif self.batch_first:
-            input = input.transpose(0, 1)
-        T, N, feat = input.shape
+        packed = isinstance(input, PackedSequence)
+        unbatched = False
+        if packed:
+            # only the real steps: at step t the first sizes[t] sequences (longest first) run
+            sizes = [int(v) for v in input.batch_sizes.tolist()]
+            packed_input, input = input, input.data
+            T, N, feat = len(sizes), sizes[0], input.shape[-1]
+            order = packed_input.sorted_indices
+            if hx is not None and order is not None:
+                hx = ((hx[0].index_select(1, order), hx[1].index_select(1, order)) if is_lstm
+                      else hx.index_select(1, order))
+        else:
+            if input.dim() not in (2, 3):
+                raise ValueError(f"{type(self).__name__}: Expected input to be 2D or 3D, got {input.dim()}D instead")
+            unbatched = input.dim() == 2
+            if unbatched:
+                input = input.unsqueeze(1)
+                if hx is not None:
+                    hx = (hx[0].unsqueeze(1), hx[1].unsqueeze(1)) if is_lstm else hx.unsqueeze(1)
+            elif self.batch_first:
+                input = input.transpose(0, 1)
+            T, N, feat = input.shape
+            sizes = None
         if feat != self.input_size:
             raise RuntimeError(
                 f"{type(self).__name__}: input.size(-1) must be equal to input_size. Expected {self.input_size}, got {feat}")
@@ -133,18 +147,28 @@ class RNNBase(Module):
             for d in range(num_dir):
                 w_ih, w_hh, b_ih, b_hh, w_hr = self._weights(layer, d)
                 idx = layer * num_dir + d
-                x_proj = F.linear(layer_in, w_ih, b_ih).unbind(0)
+                x_proj = F.linear(layer_in, w_ih, b_ih)
+                x_proj = x_proj.unbind(0) if sizes is None else pl.split(x_proj, sizes, dim=0)
                 steps = range(T - 1, -1, -1) if d == 1 else range(T)
                 state = (h0[idx], c0[idx]) if is_lstm else h0[idx]
                 seq = [None] * T
                 for t in steps:
-                    if is_lstm:
-                        state = cell(x_proj[t], state, w_hh, b_hh, w_hr)
-                        seq[t] = state[0]
+                    bs = N if sizes is None else sizes[t]
+                    if bs == N:
+                        state = cell(x_proj[t], state, w_hh, b_hh, w_hr) if is_lstm else cell(x_proj[t], state, w_hh, b_hh)
+                        seq[t] = state[0] if is_lstm else state
+                    elif is_lstm:            # the shorter sequences keep their last state
+                        h, c = cell(x_proj[t], (state[0][:bs], state[1][:bs]), w_hh, b_hh, w_hr)
+                        seq[t] = h
+                        state = (pl.cat([h, state[0][bs:]]), pl.cat([c, state[1][bs:]]))
                     else:
-                        state = cell(x_proj[t], state, w_hh, b_hh)
-                        seq[t] = state
-                outs.append(pl.stack(seq) if T else pl.zeros(0, N, real_hidden))
+                        h = cell(x_proj[t], state[:bs], w_hh, b_hh)
+                        seq[t] = h
+                        state = pl.cat([h, state[bs:]])
+                if sizes is not None:
+                    outs.append(pl.cat(seq, dim=0))
+                else:
+                    outs.append(pl.stack(seq) if T else pl.zeros(0, N, real_hidden))
                 if is_lstm:
                     h_n.append(state[0])
                     c_n.append(state[1])
@@ -157,7 +181,14 @@ class RNNBase(Module):
         output = layer_in
         h_n = pl.stack(h_n)
         c_n = pl.stack(c_n) if is_lstm else None
-        if unbatched:
+        if packed:
+            output = PackedSequence(output, packed_input.batch_sizes, packed_input.sorted_indices,
+                                    packed_input.unsorted_indices)
+            back = packed_input.unsorted_indices
+            if back is not None:
+                h_n = h_n.index_select(1, back)
+                c_n = c_n.index_select(1, back) if is_lstm else None
+        elif unbatched:
             output = output.squeeze(1)
             h_n = h_n.squeeze(1)
             c_n = c_n.squeeze(1) if is_lstm else None
