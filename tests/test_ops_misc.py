@@ -446,6 +446,299 @@ def test_logcumsumexp_extremes():
     raises_like(lambda M: M.logcumsumexp(M.tensor([1, 2]), 0), "not implemented for 'Long'")
 
 
+# ---- bincount / histc / histogram -------------------------------------------------------------------
+
+def test_bincount():
+    for data, kw in [([1, 1, 3], {}), ([1, 1, 3], {"minlength": 6}), ([], {}), ([], {"minlength": 2}),
+                     ([0, 5, 5, 2], {"minlength": 2})]:
+        for dt in ("int64", "int32", "uint8"):
+            x = np.array(data, dtype=dt)
+            _same(pellucid.bincount(pellucid.tensor(x), **kw), torch.bincount(torch.tensor(x), **kw))
+    x = np.array([1, 1, 3, 0])
+    for w in (np.array([0.5, 0.25, 1, 2], np.float32), np.array([0.5, 0.25, 1, 2]), np.array([1, 2, 3, 4]),
+              np.array([1, 2, 3, 4], np.float16), np.array([True, False, True, True])):
+        po = pellucid.tensor(x).bincount(pellucid.tensor(w), minlength=6)
+        _same(po, torch.tensor(x).bincount(torch.tensor(w), minlength=6))
+
+
+def test_bincount_errors():
+    raises_like(lambda M: M.bincount(M.tensor([-1, 1, 3])), "non-negative integral")
+    raises_like(lambda M: M.bincount(M.tensor([[1, 1, 3]])), "non-negative integral")
+    raises_like(lambda M: M.bincount(M.tensor([1.0, 2])), "not implemented for 'Float'")
+    raises_like(lambda M: M.bincount(M.tensor([True, False])), "not implemented for 'Bool'")
+    raises_like(lambda M: M.bincount(M.tensor([1, 1, 3]), M.tensor([1.0, 2])), "same length")
+    raises_like(lambda M: M.bincount(M.tensor([1, 1, 3]), minlength=-1), "minlength")
+
+
+HISTC_CASES = [
+    ([1.0, 2, 1, 4, 5], dict(bins=4, min=0, max=3)),
+    ([1.0, 2, 1, 4, 5], dict(bins=4)),
+    ([1.0, 1, 1], dict(bins=4)),
+    ([], dict(bins=4)),
+    ([0.0, 0.1, 0.2, 0.3, 0.7, 0.9, 1.0], dict(bins=10, min=0, max=1)),
+    ([-1.0, 5.0, 2.5, np.nan], dict(bins=3, min=0, max=5)),
+    (list(np.linspace(-2, 2, 41)), dict(bins=7, min=-1.3, max=1.7)),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("data,kw", HISTC_CASES)
+def test_histc(data, kw, dtype):
+    x = np.array(data, dtype=dtype)
+    _same(pellucid.histc(pellucid.tensor(x), **kw), torch.histc(torch.tensor(x), **kw))
+    _same(pellucid.tensor(x).histc(**kw), torch.tensor(x).histc(**kw))
+
+
+def test_histc_errors_and_no_grad():
+    raises_like(lambda M: M.histc(M.tensor([1, 2]), bins=4), "not implemented for 'Long'")
+    raises_like(lambda M: M.histc(M.tensor([1.0, 2]), bins=0), "bins must be > 0")
+    raises_like(lambda M: M.histc(M.tensor([1.0, 2]), bins=3, min=3, max=1), "max must be larger than min")
+    raises_like(lambda M: M.histc(M.tensor([1.0, float("nan")]), bins=3), "not finite")
+    raises_like(lambda M: M.histc(M.tensor([1.0, float("inf")]), bins=3), "not finite")
+    assert not pellucid.histc(pellucid.tensor([1.0, 2], requires_grad=True), bins=3).requires_grad
+
+
+HIST_CASES = [
+    ([1.0, 2, 1], 4, dict(range=(0.0, 3.0), weight=[1.0, 2, 4])),
+    ([1.0, 2, 1, 4, 5], 4, {}),
+    ([1.0, 1, 1], 4, {}),
+    ([], 4, {}),
+    ([[1.0, 2], [3, 4]], 3, {}),
+    ([1.0, 2, 1, 4, 5], [0.0, 1.5, 3, 6], {}),
+    ([1.0, 2, 1, 4, 5], [0.0, 1.5, 3, 6], dict(density=True)),
+    ([1.0, 2, 1, 4, 5], 3, dict(density=True, weight=[1.0, 0.5, 2, 1, 1])),
+    ([-1.0, 0.5, 9, 2], 5, dict(range=(0, 2))),
+    (list(np.linspace(-2, 2, 41)), 7, dict(range=(-1.3, 1.7))),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("data,bins,kw", HIST_CASES)
+def test_histogram(data, bins, kw, dtype):
+    def run(M):
+        kw2 = dict(kw)
+        if "weight" in kw2:
+            kw2["weight"] = M.tensor(np.array(kw["weight"], dtype=dtype))
+        b = M.tensor(np.array(bins, dtype=dtype)) if isinstance(bins, list) else bins
+        return M.histogram(M.tensor(np.array(data, dtype=dtype)), b, **kw2)
+    po, to = run(pellucid), run(torch)
+    assert type(po).__name__ == "histogram" and po._fields == ("hist", "bin_edges")
+    _same(po.hist, to.hist)
+    _same(po.bin_edges, to.bin_edges)
+    pm = pellucid.tensor(np.array(data, dtype=dtype)).histogram(
+        pellucid.tensor(np.array(bins, dtype=dtype)) if isinstance(bins, list) else bins)
+    tm = torch.tensor(np.array(data, dtype=dtype)).histogram(
+        torch.tensor(np.array(bins, dtype=dtype)) if isinstance(bins, list) else bins)
+    _same(pm.hist, tm.hist)
+
+
+def test_histogram_errors():
+    x = lambda M: M.tensor([1.0, 2])  # noqa: E731
+    raises_like(lambda M: M.histogram(M.tensor([1, 2]), bins=3), "not implemented for 'Long'")
+    raises_like(lambda M: M.histogram(x(M), bins=3, range=(2.0, 1.0)), "min should not exceed max")
+    raises_like(lambda M: M.histogram(x(M), bins=M.tensor([0.0, 1, 2], dtype=M.float64)), "same dtype")
+    raises_like(lambda M: M.histogram(x(M), bins=M.tensor([0, 1, 2])), "same dtype")
+    raises_like(lambda M: M.histogram(x(M), bins=3, weight=x(M).double()), "same dtype")
+    raises_like(lambda M: M.histogram(x(M), bins=3, weight=M.tensor([1.0])), "same shape")
+    raises_like(lambda M: M.histogram(x(M), bins=0), "bins must be > 0")
+    raises_like(lambda M: M.histogram(M.tensor([1.0, float("nan")]), bins=3), "not finite")
+    raises_like(lambda M: M.histogram(x(M), bins=M.tensor([[0.0, 1, 2]])), "one dimension")
+
+
+# ---- cov / corrcoef / dist / renorm / trapezoid -------------------------------------------------------
+
+COV_CASES = [
+    ("cov", [(3, 5)], lambda M, x: M.cov(x)),
+    ("cov_1d", [(5,)], lambda M, x: M.cov(x)),
+    ("cov_corr0", [(2, 4)], lambda M, x: x.cov(correction=0)),
+    ("cov_corr2", [(2, 4)], lambda M, x: M.cov(x, correction=2)),
+    ("cov_aweights", [(2, 4), (4,)], lambda M, x, w: M.cov(x, aweights=w.abs() + 0.1)),
+    ("cov_fweights", [(3, 4)], lambda M, x: M.cov(x, fweights=M.tensor([1, 2, 0, 3]))),
+    ("cov_both", [(3, 4), (4,)], lambda M, x, w: M.cov(x, fweights=M.tensor([1, 2, 1, 3]), aweights=w.abs() + 0.1)),
+    ("cov_both_corr0", [(3, 4), (4,)],
+     lambda M, x, w: M.cov(x, correction=0, fweights=M.tensor([1, 2, 1, 3]), aweights=w.abs() + 0.1)),
+    ("corrcoef", [(3, 5)], lambda M, x: M.corrcoef(x)),
+    ("corrcoef_1d", [(5,)], lambda M, x: x.corrcoef()),
+    ("corrcoef_2", [(2, 6)], lambda M, x: M.corrcoef(x)),
+    ("dist", [(3,), (3,)], lambda M, a, b: M.dist(a, b)),
+    ("dist_p3_bcast", [(2,), (3, 2)], lambda M, a, b: M.dist(a, b, 3)),
+    ("dist_p1", [(4,), (4,)], lambda M, a, b: a.dist(b, 1)),
+    ("dist_pinf", [(4,), (4,)], lambda M, a, b: M.dist(a, b, float("inf"))),
+    ("dist_p0", [(4,), (4,)], lambda M, a, b: M.dist(a, b, 0)),
+    ("dist_p_half", [(4,), (4,)], lambda M, a, b: M.dist(a, b, 0.5)),
+    ("renorm", [(3, 4)], lambda M, x: M.renorm(x, 2, 0, 1.5)),
+    ("renorm_dim1_p1", [(3, 4)], lambda M, x: x.renorm(1, 1, 1.0)),
+    ("renorm_3d_pinf", [(2, 3, 4)], lambda M, x: M.renorm(x, float("inf"), -1, 1.0)),
+    ("renorm_big_max", [(3, 4)], lambda M, x: M.renorm(x, 2, 0, 100.0)),
+    ("trapezoid", [(5,)], lambda M, y: M.trapezoid(y)),
+    ("trapezoid_dx", [(3, 4)], lambda M, y: M.trapezoid(y, dx=0.5, dim=0)),
+    ("trapezoid_x", [(4,), (4,)], lambda M, y, x: M.trapezoid(y, x)),
+    ("trapezoid_x_dim", [(4, 3), (4,)], lambda M, y, x: M.trapezoid(y, x, dim=0)),
+    ("trapezoid_x_2d", [(2, 3), (2, 3)], lambda M, y, x: M.trapezoid(y, x)),
+    ("trapezoid_x_bcast", [(2, 3), (3,)], lambda M, y, x: M.trapezoid(y, x.view(1, 3))),
+    ("trapezoid_1", [(2, 1)], lambda M, y: M.trapezoid(y)),
+    ("trapz", [(5,)], lambda M, y: M.trapz(y, dx=2)),
+    ("trapz_x", [(4,), (4,)], lambda M, y, x: M.trapz(y, x)),
+    ("cumulative_trapezoid", [(5,)], lambda M, y: M.cumulative_trapezoid(y)),
+    ("cumulative_trapezoid_dx", [(3, 4)], lambda M, y: M.cumulative_trapezoid(y, dx=3, dim=0)),
+    ("cumulative_trapezoid_x", [(2, 4), (4,)], lambda M, y, x: M.cumulative_trapezoid(y, x)),
+    ("cumulative_trapezoid_1", [(2, 1)], lambda M, y: M.cumulative_trapezoid(y)),
+]
+
+
+@pytest.mark.parametrize("name,shapes,fn", COV_CASES, ids=[c[0] for c in COV_CASES])
+def test_statistics(name, shapes, fn):
+    arrays = [rand(*s) for s in shapes]
+    grad = name != "dist_p0"      # PyTorch's backward of the 0-"norm" raises; pellucid's is zero
+    check(fn, *arrays, rtol=1e-4, atol=1e-5, grad=grad)
+    check(fn, *arrays, dtype=np.float64, grad=grad)
+
+
+@pytest.mark.parametrize("name,shapes,fn", COV_CASES, ids=[c[0] for c in COV_CASES])
+def test_statistics_gradcheck(name, shapes, fn):
+    xs = [pellucid.tensor(rand(*s), requires_grad=True) for s in shapes]
+    if name == "dist_p0":
+        out = fn(pellucid, *xs)
+        g = pellucid.autograd.grad(out, xs[0], allow_unused=True, materialize_grads=True)[0]
+        assert not np.any(_np(g))
+        return
+    assert gradcheck(lambda *a: fn(pellucid, *a), tuple(xs))
+
+
+def test_statistics_integer_inputs():
+    ints = [np.array([[0, 1, 2], [2, 1, 0]]), np.array([1, 2, 4])]
+    check(lambda M, x: M.cov(x), ints[0])
+    check(lambda M, x: M.corrcoef(x), ints[0])
+    check(lambda M, y: M.trapezoid(y), ints[1])
+    check(lambda M, y: M.trapezoid(y, M.tensor([0, 1, 3])), ints[1])
+    check(lambda M, y: M.trapezoid(y, dx=2), ints[1])
+    check(lambda M, y: M.cumulative_trapezoid(y), ints[1])
+    check(lambda M, y: M.cumulative_trapezoid(y, M.tensor([0, 1, 3])), ints[1])
+    check(lambda M, x: M.cov(x, fweights=M.tensor([1, 2, 3], dtype=M.int32)), rand(2, 3))
+    check(lambda M, x, w: M.cov(x, aweights=w.abs()), rand(2, 3), rand(3), dtype=np.float64)
+    check(lambda M, x: M.dist(x, x.double()), rand(3))
+
+
+def test_statistics_edge_cases():
+    check(lambda M, y: M.trapezoid(y), np.zeros((2, 0)))
+    check(lambda M, y: M.trapezoid(y), np.zeros((2, 0), dtype=np.int64))
+    check(lambda M, y: M.cumulative_trapezoid(y), np.zeros((2, 0)))
+    check(lambda M, y: M.trapezoid(y, M.tensor(1.0)), rand(2))
+    check(lambda M, x: M.corrcoef(x), np.array([[0.0, 1, 2], [1, 1, 1]]), grad=False)
+    check(lambda M, a, b: M.dist(a, b, float("-inf")), rand(4), rand(4))
+    for fn in (lambda M: M.cov(M.tensor(1.0)), lambda M: M.cov(M.tensor([[1.0], [2.0]])),
+               lambda M: M.cov(M.zeros(2, 0)), lambda M: M.cov(M.ones(2, 3), correction=3)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            to = fn(torch)
+        with pytest.warns(UserWarning, match="degrees of freedom is <= 0"):
+            po = fn(pellucid)
+        _same(po, to)
+    x = pellucid.tensor([1.0, 2.0], requires_grad=True)
+    (g,) = pellucid.autograd.grad(pellucid.dist(x, x.detach()), x)
+    assert not np.any(_np(g))         # the norm's gradient at zero is zero, as in PyTorch
+
+
+def test_statistics_errors():
+    x = lambda M: M.tensor([[0.0, 1, 2], [2, 1, 0.5]])  # noqa: E731
+    raises_like(lambda M: M.cov(M.zeros(1, 1, 1)), "two or fewer dimensions")
+    raises_like(lambda M: M.cov(M.tensor([True, False])), "bool dtype")
+    raises_like(lambda M: M.cov(x(M), fweights=M.tensor([1.0, 2, 3])), "integral dtype")
+    raises_like(lambda M: M.cov(x(M), aweights=M.tensor([1, 2, 3])), "floating point dtype")
+    raises_like(lambda M: M.cov(x(M), fweights=M.tensor([1, -2, 3])), "cannot be negative")
+    raises_like(lambda M: M.cov(x(M), aweights=M.tensor([1.0, -2, 3])), "cannot be negative")
+    raises_like(lambda M: M.cov(x(M), fweights=M.tensor([1, 2])), "same numel")
+    raises_like(lambda M: M.cov(x(M), fweights=M.tensor([[1, 2, 3]])), "one or fewer dimensions")
+    raises_like(lambda M: M.cov(x(M), fweights=M.tensor([0, 0, 0])), "weights sum to zero")
+    raises_like(lambda M: M.corrcoef(M.zeros(1, 1, 1)), "two or fewer dimensions")
+    raises_like(lambda M: M.dist(M.tensor([1, 2]), M.tensor([1, 4])), "floating point")
+    raises_like(lambda M: M.dist(M.tensor([1.0, 2]), M.tensor([1.0, 4, 5])))
+    raises_like(lambda M: M.renorm(M.ones(2, 3), 0, 0, 5), "non-positive-norm")
+    raises_like(lambda M: M.renorm(M.ones(2, 3), -1, 0, 5), "non-positive-norm")
+    raises_like(lambda M: M.renorm(M.ones(2, 3), 2, 0, -5), "maxnorm to be >= 0")
+    raises_like(lambda M: M.renorm(M.ones(3), 2, 0, 1), "at least 2 dimensions")
+    raises_like(lambda M: M.renorm(M.ones(1, 3), 2, 2, 1))
+    raises_like(lambda M: M.renorm(M.ones(2, 3, dtype=M.int64), 2, 0, 1), "floating point")
+    raises_like(lambda M: M.trapezoid(M.tensor([True])), "bool")
+    raises_like(lambda M: M.trapezoid(M.tensor([1.0, 2, 4]), M.tensor([0.0, 1])), "one `x` value")
+    raises_like(lambda M: M.trapezoid(M.ones(2, 3), M.tensor([1.0, 2, 3]), dim=0), "one `x` value")
+    raises_like(lambda M: M.trapezoid(M.tensor(1.0)))
+    raises_like(lambda M: M.trapezoid(M.tensor([1.0, 2]), M.tensor([0.0, 1]), dx=2))
+    raises_like(lambda M: M.cumulative_trapezoid(M.tensor(1.0)), "0-dim")
+
+
+def test_renorm_inplace():
+    data = rand(3, 4)
+    p, t = pellucid.tensor(data), torch.tensor(data)
+    assert p.renorm_(2, 0, 1.0) is p
+    t.renorm_(2, 0, 1.0)
+    _same(p, t)
+    assert p._version_count == 1
+    # under autograd, on a non-leaf
+    pl, tl = pellucid.tensor(data, requires_grad=True), torch.tensor(data, requires_grad=True)
+    py, ty = pl * 2, tl * 2
+    py.renorm_(1, 1, 2.0)
+    ty.renorm_(1, 1, 2.0)
+    w = rand(3, 4)
+    (py * pellucid.tensor(w)).sum().backward()
+    (ty * torch.tensor(w)).sum().backward()
+    np.testing.assert_allclose(_np(pl.grad), _np(tl.grad), rtol=1e-6, atol=1e-8)
+    raises_like(lambda M: M.ones(2, 2, requires_grad=True).renorm_(2, 0, 1.0), "leaf")
+
+
+# ---- fill_diagonal_ -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape,wrap", [((3, 3), False), ((7, 3), False), ((7, 3), True), ((8, 3), True),
+                                        ((4, 3), True), ((2, 4), True), ((2, 2, 2), False), ((3, 3, 3), True),
+                                        ((0, 0), False), ((9, 2), True)])
+def test_fill_diagonal(shape, wrap):
+    p, t = pellucid.zeros(*shape), torch.zeros(*shape)
+    assert p.fill_diagonal_(5, wrap=wrap) is p
+    t.fill_diagonal_(5, wrap=wrap)
+    _same(p, t)
+    assert p._version_count == 1
+
+
+def test_fill_diagonal_values_dtypes_and_views():
+    for dt, value in ((np.int64, 2.7), (np.bool_, 2), (np.float32, pellucid.tensor(2.0))):
+        p, t = pellucid.tensor(np.zeros((2, 2), dt)), torch.tensor(np.zeros((2, 2), dt))
+        p.fill_diagonal_(value)
+        t.fill_diagonal_(value.item() if isinstance(value, pellucid.Tensor) else value)
+        _same(p, t)
+    base = pellucid.zeros(4, 3)
+    base[1:].fill_diagonal_(1)         # a view: the base changes too
+    t = torch.zeros(4, 3)
+    t[1:].fill_diagonal_(1)
+    _same(base, t)
+    raises_like(lambda M: M.zeros(2).fill_diagonal_(5), "dimensions must larger than 1")
+    raises_like(lambda M: M.zeros(2, 2, 3).fill_diagonal_(5), "equal length")
+
+
+def test_fill_diagonal_gradient():
+    data = rand(3, 3)
+    pl, tl = pellucid.tensor(data, requires_grad=True), torch.tensor(data, requires_grad=True)
+    py, ty = pl * 1, tl * 1
+    py.fill_diagonal_(1)
+    ty.fill_diagonal_(1)
+    _same(py, ty)
+    w = rand(3, 3)
+    (py * pellucid.tensor(w)).sum().backward()
+    (ty * torch.tensor(w)).sum().backward()
+    np.testing.assert_allclose(_np(pl.grad), _np(tl.grad))
+    # on a view of a non-leaf: the base's history is rebased (CopySlices)
+    pl, tl = pellucid.tensor(data, requires_grad=True), torch.tensor(data, requires_grad=True)
+    pb, tb = pl * 1, tl * 1
+    pb[1:].fill_diagonal_(1)
+    tb[1:].fill_diagonal_(1)
+    (pb * pellucid.tensor(w)).sum().backward()
+    (tb * torch.tensor(w)).sum().backward()
+    np.testing.assert_allclose(_np(pl.grad), _np(tl.grad))
+    with pytest.raises(RuntimeError, match="leaf"):
+        pellucid.zeros(2, 2, requires_grad=True).fill_diagonal_(1)
+    x = pellucid.tensor(data, requires_grad=True)
+    assert gradcheck(lambda a: (a * 1).fill_diagonal_(2.0), (x,))
+
+
 # ---- in-place shape methods -------------------------------------------------------------------------
 
 INPLACE_CASES = [

@@ -3,28 +3,30 @@
 Tensor.new_* constructors; repeat_interleave, rot90, diff, diagflat, ravel, narrow_copy,
 select_scatter, slice_scatter; index and combinatorial builders (tril_indices, triu_indices,
 cartesian_prod, combinations, block_diag, vander); running extremes (cummax, cummin) and
-logcumsumexp; the in-place shape methods (t_, transpose_, squeeze_, unsqueeze_, swapaxes_,
-swapdims_), storage_offset and pinned host memory.
+logcumsumexp; counting (bincount, histc, histogram); statistics (cov, corrcoef, dist, renorm,
+trapezoid, cumulative_trapezoid); the in-place shape methods (t_, transpose_, squeeze_,
+unsqueeze_, swapaxes_, swapdims_), fill_diagonal_, storage_offset and pinned host memory.
 
 Most of these are written with other pellucid ops, so their gradients (of any order) come from
-those ops; cummax/cummin, logcumsumexp and the scatters are ops of their own.
+those ops; cummax/cummin, logcumsumexp, the scatters and fill_diagonal_ are ops of their own.
 """
 import builtins
 import itertools
+import math
 import warnings
 
 import numpy as np
 
 from .. import _backend
 from .. import _dtype as D
-from .._dispatch import Op, dispatch
+from .._dispatch import Op, dispatch, dispatch_inplace
 from .._grad_mode import state as _gm
 from .._tensor import Tensor, _wrap_dim
 from . import _creation
 from ._F import TENSOR
 from ._indexing import index_select, scatter_add
 from ._joining import cat, stack
-from ._reduce import _out, _structseq
+from ._reduce import _out, _structseq, vector_norm
 from ._registry import tensor_method
 from ._shape import Slice, Squeeze, Transpose, Unsqueeze, View, _add_at, _xp, diag, flip, meshgrid, \
     narrow, reshape, transpose
@@ -32,9 +34,13 @@ from ._shape import Slice, Squeeze, Transpose, Unsqueeze, View, _add_at, _xp, di
 _SCALAR_NAME = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int",
                 "int64": "Long", "float16": "Half", "bfloat16": "BFloat16", "float32": "Float",
                 "float64": "Double"}
+_C_NAME = {"bool": "bool", "uint8": "unsigned char", "int8": "signed char", "int16": "short int",
+           "int32": "int", "int64": "long int", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
+           "float32": "float", "float64": "double"}
 
 _ret_cummax = _structseq("cummax", ("values", "indices"))
 _ret_cummin = _structseq("cummin", ("values", "indices"))
+_ret_histogram = _structseq("histogram", ("hist", "bin_edges"))
 
 
 def _not_implemented(kernel, t):
@@ -572,6 +578,389 @@ def logcumsumexp(input, dim, *, out=None):
     return _into(out, dispatch(LogCumSumExp, (input,), (d,)))
 
 
+# ---- counting: bincount, histc, histogram -----------------------------------------------------------
+
+@tensor_method("bincount")
+def bincount(input, weights=None, minlength=0):
+    """Counts of each non-negative integer (weighted sums with `weights`); not differentiable."""
+    a = input._data
+    if a.dtype.kind not in "iu":
+        raise _not_implemented("bincount_cpu", input)
+    minlength = _int_arg(minlength, "minlength", "bincount")
+    if minlength < 0:
+        raise RuntimeError("minlength should be >= 0")
+    if a.ndim != 1 or (a.size and int(a.min()) < 0):
+        raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
+    xp = _xp(a)
+    if weights is None:
+        return Tensor._make(xp.bincount(a, minlength=minlength).astype(np.int64, copy=False))
+    w = weights._data
+    if w.ndim != 1 or w.shape[0] != a.shape[0]:
+        raise RuntimeError("weights should be 1-d and have the same length as input")
+    out_dt = w.dtype if w.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+    res = xp.bincount(a, weights=w.astype(np.float64), minlength=minlength)
+    return Tensor._make(res.astype(out_dt, copy=False))
+
+
+def _float_compute(a):
+    """bfloat16 data counts in float32 (NumPy's bfloat16 arithmetic is not PyTorch's)."""
+    return a.astype(np.float32) if a.dtype == D.BF16 else a
+
+
+@tensor_method("histc")
+def histc(input, bins=100, min=0, max=0, *, out=None):
+    """A histogram of `bins` equal bins over [min, max] (the data's range when min == max);
+    elements outside are ignored. Not differentiable."""
+    if not _is_float(input):
+        raise _not_implemented("histogram_cpu", input)
+    bins = _int_arg(bins, "bins", "histc")
+    if bins <= 0:
+        raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for dimension 0")
+    a = _float_compute(input._data).reshape(-1)
+    xp = _xp(a)
+    lo, hi = float(min), float(max)
+    if lo == hi and a.size:
+        lo, hi = float(a.min()), float(a.max())
+    if lo == hi:
+        lo, hi = lo - 1, hi + 1
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise RuntimeError(f"torch.histc: range of [{lo:g}, {hi:g}] is not finite")
+    if not lo < hi:
+        raise RuntimeError("torch.histc: max must be larger than min")
+    # PyTorch's linear interpolation, in the input's dtype: bin = (x - min) * bins / (max - min)
+    left, right = a.dtype.type(lo), a.dtype.type(hi)
+    v = a[(a >= left) & (a <= right)]
+    pos = ((v - left) * a.dtype.type(bins) / (right - left)).astype(np.int64)
+    pos = xp.minimum(pos, bins - 1)
+    hist = xp.bincount(pos, minlength=bins).astype(input._data.dtype)
+    from ._reduce import _into
+    return _into(out, Tensor._make(hist))
+
+
+def histogram(input, bins, *, range=None, weight=None, density=False, out=None):
+    """(hist, bin_edges): a histogram of the flattened input over `bins` equal bins (an int) or
+    the given monotonic edges (a 1-D tensor); the last bin includes its right edge."""
+    if not _is_float(input):
+        raise _not_implemented("histogramdd", input)
+    a = input._data.reshape(-1)
+    cname = _C_NAME[input.dtype.name]
+    w = None
+    if weight is not None:
+        if weight.dtype is not input.dtype:
+            raise RuntimeError(
+                "torch.histogramdd: if weight tensor is provided, input tensor and weight tensor should have "
+                f"the same dtype, but got input({cname}), and weight({_C_NAME[weight.dtype.name]})")
+        if weight._data.size != a.size:
+            raise RuntimeError(
+                "torch.histogramdd: if weight tensor is provided it should have the same shape as the input "
+                "tensor excluding its innermost dimension, but got input with shape "
+                f"{[a.size, 1]} and weight with shape {list(weight.shape)}")
+        w = weight._data.reshape(-1)
+    if isinstance(bins, Tensor):
+        if bins._data.ndim != 1:
+            raise RuntimeError("torch.histogramdd: bins tensor should have one dimension, but got "
+                               f"{bins._data.ndim} dimensions in the bins tensor for dimension 0")
+        if bins.dtype is not input.dtype:
+            raise RuntimeError(
+                "torch.histogramdd: input tensor and bins tensors should have the same dtype, but got input "
+                f"with dtype {cname} and bins for dimension 0 with dtype {_C_NAME[bins.dtype.name]}")
+        if bins._data.size < 2:
+            raise RuntimeError("torch.histogramdd: bins tensor should have at least 1 element, but got "
+                               f"{bins._data.size - 1} elements for dimension 0")
+        edges = bins._data.copy()
+    else:
+        nb = _int_arg(bins, "bins", "histogram")
+        if nb <= 0:
+            raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {nb} for dimension 0")
+        if range is not None:
+            lo, hi = (float(v) for v in range)
+        elif a.size:
+            lo, hi = float(a.min()), float(a.max())
+        else:
+            lo, hi = 0.0, 1.0
+        if lo > hi:
+            raise RuntimeError(f"torch.histogramdd: min should not exceed max, but got min {lo:g} max {hi:g} "
+                               "for dimension 0")
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            raise RuntimeError(f"torch.histogramdd: dimension 0's range [{lo:g}, {hi:g}] is not finite")
+        if lo == hi:
+            lo, hi = lo - 0.5, hi + 0.5
+        edges = _creation.linspace(lo, hi, nb + 1, dtype=input.dtype, device=input.device)._data
+    xp = _xp(a)
+    n_bins = edges.shape[0] - 1
+    e, v = _float_compute(edges), _float_compute(a)
+    keep = (v >= e[0]) & (v <= e[-1])
+    v = v[keep]
+    pos = xp.minimum(xp.searchsorted(e, v, side="right") - 1, n_bins - 1)
+    if w is None:
+        hist = xp.bincount(pos, minlength=n_bins).astype(e.dtype)
+    else:
+        hist = xp.bincount(pos, weights=_float_compute(w)[keep].astype(np.float64), minlength=n_bins).astype(e.dtype)
+    if density:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            hist = hist / (hist.sum() * (e[1:] - e[:-1]))
+    hist = hist.astype(input._data.dtype)
+    res = _ret_histogram(Tensor._make(hist), Tensor._make(edges))
+    if out is not None:
+        from ._reduce import _into
+        return _ret_histogram(_into(out[0], res.hist), _into(out[1], res.bin_edges))
+    return res
+
+
+Tensor.histogram = histogram
+
+
+# ---- statistics: cov, corrcoef, dist, renorm, trapezoid ----------------------------------------------
+
+def _check_weights(w, kind, n_obs):
+    if w._data.ndim > 1:
+        raise RuntimeError(f"cov(): expected {kind} to have one or fewer dimensions but got {kind} with "
+                           f"{w._data.ndim} dimensions")
+    integral = w._data.dtype.kind in "iu"
+    if kind == "fweights" and not integral:
+        raise RuntimeError(f"cov(): expected fweights to have integral dtype but got fweights with "
+                           f"{_SCALAR_NAME[w.dtype.name]} dtype")
+    if kind == "aweights" and not _is_float(w):
+        raise RuntimeError(f"cov(): expected aweights to have floating point dtype but got aweights with "
+                           f"{_SCALAR_NAME[w.dtype.name]} dtype")
+    if w._data.size != n_obs:
+        raise RuntimeError(f"cov(): expected {kind} to have the same numel as there are observations in the "
+                           f"input but got {w._data.size} != {n_obs}")
+    if n_obs and float(w._data.min()) < 0:
+        raise RuntimeError(f"cov(): {kind} cannot be negative")
+
+
+@tensor_method("cov")
+def cov(input, *, correction=1, fweights=None, aweights=None):
+    """The covariance matrix of the variables in the rows of `input` (observations in columns)."""
+    n = input._data.ndim
+    if n > 2:
+        raise RuntimeError(f"cov(): expected input to have two or fewer dimensions but got an input with {n} "
+                           "dimensions")
+    if input._data.dtype == np.bool_:
+        raise RuntimeError("cov(): bool dtype is not supported for input")
+    x = reshape(input, (1, -1)) if n < 2 else input
+    n_obs = x._data.shape[1]
+    w = None
+    if fweights is not None:
+        _check_weights(fweights, "fweights", n_obs)
+        w = fweights
+    if aweights is not None:
+        _check_weights(aweights, "aweights", n_obs)
+        w = aweights if w is None else w * aweights
+    if w is None:
+        w_sum = n_obs
+        avg = x.sum(1) / w_sum
+        norm = w_sum - correction
+    else:
+        w_sum = w.sum()
+        if not bool(w_sum != 0):
+            raise RuntimeError("cov(): weights sum to zero, can't be normalized")
+        avg = (x * w).sum(1) / w_sum
+        if correction != 0 and aweights is not None:
+            norm = w_sum - correction * (w * aweights).sum() / w_sum
+        else:
+            norm = w_sum - correction
+    if bool(norm <= 0):
+        warnings.warn("cov(): degrees of freedom is <= 0. Correction should be strictly less than the number "
+                      "of observations.", UserWarning, stacklevel=2)
+        norm = norm * 0
+    xc = x - avg.unsqueeze(1)
+    c = xc.matmul((xc if w is None else xc * w).t())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (c / norm).squeeze()
+
+
+@tensor_method("corrcoef")
+def corrcoef(input):
+    """Pearson correlation coefficients of the variables in the rows of `input`."""
+    n = input._data.ndim
+    if n > 2:
+        raise RuntimeError(f"corrcoef(): expected input to have two or fewer dimensions but got an input with "
+                           f"{n} dimensions")
+    c = cov(input)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if c._data.ndim == 0:
+            return c / c
+        std = c.diagonal().sqrt()
+        c = c / std.reshape(-1, 1)
+        c = c / std.reshape(1, -1)
+    return c.clamp(-1, 1)
+
+
+@tensor_method("dist")
+def dist(input, other, p=2):
+    """The p-norm of input - other (broadcast)."""
+    if isinstance(p, Tensor):
+        p = p.item()
+    d = input - other
+    if not _is_float(d):
+        raise RuntimeError(f"norm(): input dtype should be either floating point or complex. Got "
+                           f"{_SCALAR_NAME[d.dtype.name]} instead.")
+    return vector_norm(d, float(p))
+
+
+def _renorm_checks(input, p, dim, maxnorm):
+    n = input._data.ndim
+    if n < 2:
+        raise RuntimeError(f"renorm: input needs at least 2 dimensions, got {n} dimensions")
+    d = _wrap_dim(dim, n, "renorm")
+    if not p > 0:
+        raise RuntimeError("renorm: non-positive-norm not supported")
+    if maxnorm < 0:
+        raise RuntimeError(f"renorm: expected maxnorm to be >= 0 but got {maxnorm}")
+    if not _is_float(input):
+        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
+                           f"{_SCALAR_NAME[input.dtype.name]}")
+    return d
+
+
+@tensor_method("renorm")
+def renorm(input, p, dim, maxnorm):
+    """Each slice along `dim` whose p-norm exceeds maxnorm scaled down to norm maxnorm."""
+    d = _renorm_checks(input, p, dim, maxnorm)
+    others = tuple(i for i in builtins.range(input._data.ndim) if i != d)
+    norm = vector_norm(input, float(p), others, keepdim=True)
+    from ._pointwise import where
+    factor = where(norm > maxnorm, maxnorm / (norm + 1e-7), 1.0)
+    return input * factor
+
+
+@tensor_method("renorm_")
+def _renorm_(self, p, dim, maxnorm):
+    _renorm_checks(self, p, dim, maxnorm)
+    src = self.clone() if (_gm.grad_enabled and self._requires_grad) else self
+    return self.copy_(renorm(src, p, dim, maxnorm))
+
+
+def _trapezoid_dim(y, dim, op):
+    if not isinstance(y, Tensor):
+        raise TypeError(f"{op}(): argument 'y' must be Tensor, not {type(y).__name__}")
+    if y._data.ndim == 0:
+        if op == "cumulative_trapezoid":
+            raise IndexError("slice() cannot be applied to a 0-dim tensor.")
+        raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+    return _wrap_dim(dim, y._data.ndim, op)
+
+
+def _x_steps(y, x, d, op):
+    """x[1:] - x[:-1] along d, laid out to broadcast against y's differences (as PyTorch does)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}(): argument 'x' (position 2) must be Tensor, not {type(x).__name__}")
+    if y._data.dtype == np.bool_ or x._data.dtype == np.bool_:
+        raise RuntimeError(f"{op}: received a bool input for `x` or `y`, but bool is not supported")
+    ny = y._data.ndim
+    if x._data.ndim == 1:
+        if x._data.shape[0] != y._data.shape[d]:
+            raise RuntimeError(f"{op}: There must be one `x` value for each sample point")
+        shape = [1] * ny
+        shape[d] = x._data.shape[0]
+        xv = reshape(x, tuple(shape))
+    elif x._data.ndim < ny:
+        xv = reshape(x, (1,) * (ny - x._data.ndim) + tuple(x._data.shape))
+    else:
+        xv = x
+    lead = (slice(None),) * d
+    return xv[lead + (slice(1, None),)] - xv[lead + (slice(0, -1),)]
+
+
+def _y_pair(y, d):
+    lead = (slice(None),) * d
+    return y[lead + (slice(0, -1),)], y[lead + (slice(1, None),)]
+
+
+def _scalar_dx(dx, op):
+    if dx is None:
+        return 1
+    if isinstance(dx, Tensor):
+        return dx.item()
+    if not isinstance(dx, (int, float, np.number)):
+        raise TypeError(f"{op}(): argument 'dx' must be Number, not {type(dx).__name__}")
+    return dx
+
+
+def trapezoid(y, x=None, *, dx=None, dim=-1):
+    """The trapezoidal rule along `dim`, with sample points `x` or a constant spacing `dx`."""
+    if x is not None and dx is not None:
+        raise TypeError("trapezoid() received an invalid combination of arguments: give either x or dx, not both")
+    d = _trapezoid_dim(y, dim, "trapezoid")
+    if x is None:
+        dx = _scalar_dx(dx, "trapezoid")
+        if y._data.dtype == np.bool_:
+            raise RuntimeError("trapezoid: received a bool input for `y`, but bool is not supported")
+    if y._data.shape[d] == 0:
+        shape = y._data.shape[:d] + y._data.shape[d + 1:]
+        return _creation.zeros(shape, dtype=y.dtype, device=y.device)
+    if x is None:
+        ends = y.select(d, 0) + y.select(d, -1)
+        return (y.sum(d) - ends * 0.5) * dx
+    steps = _x_steps(y, x, d, "trapezoid")
+    left, right = _y_pair(y, d)
+    return ((left + right) * steps).sum(d) / 2.0
+
+
+def trapz(y, x=None, *, dx=None, dim=-1):
+    """Alias of trapezoid."""
+    return trapezoid(y, x, dx=dx, dim=dim)
+
+
+def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
+    """The running trapezoidal integral along `dim` (one element fewer than y along it)."""
+    if x is not None and dx is not None:
+        raise TypeError("cumulative_trapezoid() received an invalid combination of arguments: give either x or "
+                        "dx, not both")
+    d = _trapezoid_dim(y, dim, "cumulative_trapezoid")
+    left, right = _y_pair(y, d)
+    if x is None:
+        if y._data.dtype == np.bool_:
+            raise RuntimeError("cumulative_trapezoid: received a bool input for `y`, but bool is not supported")
+        return (_scalar_dx(dx, "cumulative_trapezoid") / 2.0 * (left + right)).cumsum(d)
+    steps = _x_steps(y, x, d, "cumulative_trapezoid")
+    return ((left + right) * steps).cumsum(d) / 2.0
+
+
+# ---- fill_diagonal_ --------------------------------------------------------------------------------
+
+class FillDiagonal(Op):
+    name = "fill_diagonal"
+
+    @staticmethod
+    def forward(ctx, a, value, key):
+        out = a.copy()
+        out[key] = value
+        return out
+
+    @staticmethod
+    def backward(ctx, F, g):
+        shape = tuple(ctx.in_meta[0][0])
+        xp = _xp(F.value(g))
+        mask = xp.ones(shape, dtype=F.value(g).dtype)
+        mask[ctx.params[1]] = 0
+        return g * F.const(mask)
+
+
+@tensor_method("fill_diagonal_")
+def _fill_diagonal_(self, fill_value, wrap=False):
+    shape = self._data.shape
+    n = len(shape)
+    if n < 2:
+        raise RuntimeError("dimensions must larger than 1")
+    if n > 2 and any(s != shape[0] for s in shape):
+        raise RuntimeError("all dimensions of input must be of equal length")
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
+    xp = _xp(self._data)
+    h, w = shape[0], shape[1]
+    if wrap and n == 2 and h > w + 1:
+        # past the square, the diagonal starts again one row below it (NumPy's fill_diagonal)
+        flat = xp.arange(0, h * w, w + 1)
+        key = (flat // w, flat % w)
+    else:
+        i = xp.arange(builtins.min(shape))
+        key = (i,) * n
+    return dispatch_inplace(FillDiagonal, self, (), (fill_value, key))
+
+
 # ---- in-place shape methods -------------------------------------------------------------------------
 
 def _inplace_view(self, op, params, name):
@@ -741,6 +1130,7 @@ def _pin_memory(self, device=None):
     return dispatch(PinMemory, (self,))
 
 
-__all__ = ["block_diag", "cartesian_prod", "combinations", "cummax", "cummin", "diagflat", "diff", "logcumsumexp",
-           "narrow_copy", "ravel", "repeat_interleave", "rot90", "select_scatter", "slice_scatter", "tril_indices",
-           "triu_indices", "vander"]
+__all__ = ["block_diag", "bincount", "cartesian_prod", "combinations", "corrcoef", "cov", "cummax", "cummin",
+           "cumulative_trapezoid", "diagflat", "diff", "dist", "histc", "histogram", "logcumsumexp",
+           "narrow_copy", "ravel", "renorm", "repeat_interleave", "rot90", "select_scatter", "slice_scatter",
+           "trapezoid", "trapz", "tril_indices", "triu_indices", "vander"]
