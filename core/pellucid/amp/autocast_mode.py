@@ -58,7 +58,7 @@ _CUDA_FP32 = ("acos", "asin", "cosh", "exp", "expm1", "log", "log10", "log2", "l
               "linalg_vector_norm", "logsumexp", "prod", "softmax", "log_softmax", "cumprod", "cumsum",
               "sum", "sum_all", "cross_entropy", "cross_entropy_probs", "nll_loss", "mse_loss", "l1_loss",
               "smooth_l1_loss", "huber_loss", "kl_div", "binary_cross_entropy_with_logits",
-              "multi_margin_loss")
+              "multi_margin_loss", "erfinv")
 _CUDA_PROMOTE = ("addcdiv", "addcmul", "atan2", "bilinear", "linalg_cross", "grid_sampler_2d", "index_put",
                  "scatter_add")
 
