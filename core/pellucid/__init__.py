@@ -82,7 +82,7 @@ from .amp import autocast, is_autocast_enabled, get_autocast_dtype  # noqa: E402
 from .cuda import OutOfMemoryError  # noqa: E402,F401
 from . import jit, onnx  # noqa: E402,F401
 from . import nn, distributed  # noqa: E402,F401
-from . import backends, compiler  # noqa: E402,F401
+from . import backends, compiler, special  # noqa: E402,F401
 from .compiler import compile  # noqa: E402,F401
 from .backends import (set_float32_matmul_precision, get_float32_matmul_precision,  # noqa: E402,F401
                        use_deterministic_algorithms, are_deterministic_algorithms_enabled,
