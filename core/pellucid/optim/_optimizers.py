@@ -10,6 +10,17 @@ from .optimizer import Optimizer, required, state_tensor, step_count, xp_of
 _ndarray = np.ndarray
 
 
+def _decay(param, g, lr, wd, decoupled):
+    """Weight decay: shrink the parameter itself (decoupled, AdamW-style) or add wd * param to the
+    gradient (L2); returns the gradient to use."""
+    if wd == 0:
+        return g
+    if decoupled:
+        param *= 1 - lr * wd
+        return g
+    return g + wd * param
+
+
 def _check(name, value, cond, what):
     if not cond:
         raise ValueError(f"Invalid {name}: {value} ({what})")
@@ -26,9 +37,6 @@ class SGD(Optimizer):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                                       nesterov=nesterov, maximize=maximize, foreach=foreach,
                                       differentiable=differentiable, fused=fused))
-
-    def step(self, closure=None):
-        return self._run_step(closure, self._update)
 
     @staticmethod
     def _update(p, param, g, group, state):
@@ -70,9 +78,6 @@ class Adam(Optimizer):
                                       maximize=maximize, foreach=foreach, capturable=capturable,
                                       differentiable=differentiable, fused=fused))
 
-    def step(self, closure=None):
-        return self._run_step(closure, self._update)
-
     def _update(self, p, param, g, group, state):
         xp = xp_of(param)
         lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
@@ -87,11 +92,7 @@ class Adam(Optimizer):
                 state["max_exp_avg_sq"]._data if group["amsgrad"] else None, lr, b1, b2, eps, wd,
                 self._decoupled, step):
             return
-        if wd != 0:
-            if self._decoupled:
-                param *= 1 - lr * wd
-            else:
-                g = g + wd * param
+        g = _decay(param, g, lr, wd, self._decoupled)
         m = state["exp_avg"]._data
         v = state["exp_avg_sq"]._data
         m += (g - m) * (1 - b1)                 # lerp(m, g, 1 - beta1)
@@ -132,9 +133,6 @@ class RMSprop(Optimizer):
         super().__init__(params, dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
                                       weight_decay=weight_decay, capturable=capturable, foreach=foreach,
                                       maximize=maximize, differentiable=differentiable))
-
-    def step(self, closure=None):
-        return self._run_step(closure, self._update)
 
     @staticmethod
     def _update(p, param, g, group, state):
@@ -185,9 +183,6 @@ class Adagrad(Optimizer):
                 st["step"] = state_tensor(xp_of(p._data).zeros((), dtype="float32"))
                 st["sum"] = state_tensor(xp_of(p._data).full_like(p._data, initial_accumulator_value))
 
-    def step(self, closure=None):
-        return self._run_step(closure, self._update)
-
     @staticmethod
     def _update(p, param, g, group, state):
         xp = xp_of(param)
@@ -211,9 +206,6 @@ class Adadelta(Optimizer):
         _check("weight_decay value", weight_decay, weight_decay >= 0.0, "must be >= 0")
         super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize,
                                       capturable=capturable, foreach=foreach, differentiable=differentiable))
-
-    def step(self, closure=None):
-        return self._run_step(closure, self._update)
 
     @staticmethod
     def _update(p, param, g, group, state):
@@ -255,9 +247,6 @@ class Adamax(Optimizer):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach,
                                       maximize=maximize, differentiable=differentiable, capturable=capturable))
 
-    def step(self, closure=None):
-        return self._run_step(closure, self._update)
-
     def _update(self, p, param, g, group, state):
         xp = xp_of(param)
         lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
@@ -286,9 +275,6 @@ class NAdam(Optimizer):
                                       maximize=maximize, foreach=foreach, capturable=capturable,
                                       differentiable=differentiable))
 
-    def step(self, closure=None):
-        return self._run_step(closure, self._update)
-
     def _update(self, p, param, g, group, state):
         xp = xp_of(param)
         lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
@@ -298,11 +284,7 @@ class NAdam(Optimizer):
             state["exp_avg"] = state_tensor(xp.zeros_like(param))
             state["exp_avg_sq"] = state_tensor(xp.zeros_like(param))
         step = step_count(state)
-        if wd != 0:
-            if group["decoupled_weight_decay"]:
-                param *= 1 - lr * wd
-            else:
-                g = g + wd * param
+        g = _decay(param, g, lr, wd, group["decoupled_weight_decay"])
         mu = b1 * (1.0 - 0.5 * 0.96 ** (step * psi))
         mu_next = b1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * psi))
         mp = state["mu_product"]._data
@@ -328,9 +310,6 @@ class RAdam(Optimizer):
                                       foreach=foreach, capturable=capturable,
                                       decoupled_weight_decay=decoupled_weight_decay, differentiable=differentiable))
 
-    def step(self, closure=None):
-        return self._run_step(closure, self._update)
-
     def _update(self, p, param, g, group, state):
         xp = xp_of(param)
         lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
@@ -338,11 +317,7 @@ class RAdam(Optimizer):
             state["exp_avg"] = state_tensor(xp.zeros_like(param))
             state["exp_avg_sq"] = state_tensor(xp.zeros_like(param))
         step = step_count(state)
-        if wd != 0:
-            if group["decoupled_weight_decay"]:
-                param *= 1 - lr * wd
-            else:
-                g = g + wd * param
+        g = _decay(param, g, lr, wd, group["decoupled_weight_decay"])
         m, v = state["exp_avg"]._data, state["exp_avg_sq"]._data
         m += (g - m) * (1 - b1)
         v *= b2

@@ -168,7 +168,14 @@ class Optimizer:
         return loss
 
     def step(self, closure=None):
-        raise NotImplementedError(f"{type(self).__name__} must implement step()")
+        """One update of every parameter with a gradient, through the subclass's
+        `_update(p, param_array, grad_array, group, state)`; `closure` re-evaluates the loss."""
+        if type(self)._update is Optimizer._update:
+            raise NotImplementedError(f"{type(self).__name__} must implement step() or _update()")
+        return self._run_step(closure, self._update)
+
+    def _update(self, p, param, g, group, state):
+        raise NotImplementedError
 
 
 def xp_of(a):
