@@ -84,3 +84,10 @@ def test_with_a_gpu_the_accelerator_is_the_current_cuda_device():
     A.reset_peak_memory_stats()
     del x
     A.empty_cache()
+    side = pellucid.cuda.Stream()
+    A.set_stream(side)
+    try:
+        assert A.current_stream() == side
+    finally:
+        A.set_stream(pellucid.cuda.default_stream())
+    assert A.current_stream() == pellucid.cuda.default_stream()

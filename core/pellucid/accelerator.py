@@ -110,7 +110,8 @@ def set_stream(stream):
     _require()
     if not isinstance(stream, cuda.Stream):
         raise TypeError(f"set_stream: expected a pellucid.cuda.Stream, got {type(stream).__name__}")
-    stream.__enter__()
+    with cuda.device(stream.device.index):
+        stream._stream.use()                  # CuPy's current stream for this thread, until changed
 
 
 def get_device_capability(device=None):
