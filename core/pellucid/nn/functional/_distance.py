@@ -1,7 +1,5 @@
 """Distances and similarities between vectors: cosine_similarity and pdist (pairwise_distance,
 used by the triplet losses, lives with them)."""
-import numpy as np
-
 from ..._tensor import Tensor
 
 __all__ = ["cosine_similarity", "pdist"]
@@ -27,11 +25,10 @@ def pdist(input, p=2):
         raise RuntimeError(f"pdist only supports 2D tensors, got: {input.dim()}D")
     if p < 0:
         raise RuntimeError("pdist only supports non-negative p values")
-    n = input.shape[0]
-    i, j = np.triu_indices(n, 1)
     from ... import ops
-    rows_i = input[ops.tensor(i, device=input.device)]
-    rows_j = input[ops.tensor(j, device=input.device)]
-    if not len(i):                    # no pairs: an empty result (an inf-norm of nothing is undefined)
+    n = input.shape[0]
+    i, j = ops.triu_indices(n, n, 1, device=input.device)
+    rows_i, rows_j = input[i], input[j]
+    if not i.numel():                 # no pairs: an empty result (an inf-norm of nothing is undefined)
         return (rows_i - rows_j).sum(1)
     return (rows_i - rows_j).norm(p, dim=1)
