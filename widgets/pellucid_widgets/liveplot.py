@@ -41,6 +41,7 @@ SCRIPT_THROTTLE = 0.1            # seconds between progress lines without tqdm
 # takes a moment), and draws the state the widget had when it was created: for this long after
 # display every update also refreshes that state, and the end of the cell refreshes it once more
 RESYNC_AFTER_DISPLAY_S = 2.0
+RESYNC_EVERY_S = 0.5             # serialising the whole document costs ~30 ms: not at every update
 
 
 class StopTraining(Exception):
@@ -253,6 +254,7 @@ class LivePlot:
         self._displayed_at = None
         self._page_stale = False             # updates went out that a late-drawn view may have missed
         self.resyncs = 0
+        self._resynced_at = -math.inf
         self._show_hook = None               # a dashboard shows itself instead of the bare plot
         self._progress = None
         self._progress_last = -math.inf
@@ -368,7 +370,9 @@ class LivePlot:
             self._last_flush = self._clock() if now is None else now
             if sent and self._widget is not None and self._displayed:
                 self._page_stale = True
-                if self._clock() - self._displayed_at < RESYNC_AFTER_DISPLAY_S:
+                now_c = self._clock()
+                if (now_c - self._displayed_at < RESYNC_AFTER_DISPLAY_S
+                        and now_c - self._resynced_at >= RESYNC_EVERY_S):
                     self._resync_page()
         self._update_status()
 
@@ -380,6 +384,7 @@ class LivePlot:
                 return
             self._bokeh.render_bundle = type(self._bokeh)._model_to_traits(self.layout)
             self._page_stale = False
+            self._resynced_at = self._clock()
             self.resyncs += 1
 
     def _push(self, s):
