@@ -24,11 +24,11 @@ from .._grad_mode import state as _gm
 from .._tensor import Tensor, _wrap_dim
 from . import _creation
 from ._F import TENSOR
-from ._indexing import index_select, scatter_add
+from ._indexing import IndexPut, Key, index_select, scatter_add
 from ._joining import cat, stack
 from ._reduce import _out, _structseq, vector_norm
 from ._registry import tensor_method
-from ._shape import Slice, Squeeze, Transpose, Unsqueeze, View, _add_at, _xp, diag, flip, meshgrid, \
+from ._shape import Squeeze, Transpose, Unsqueeze, View, _add_at, _xp, diag, flip, meshgrid, \
     narrow, reshape, transpose
 
 _SCALAR_NAME = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int",
@@ -250,34 +250,9 @@ def narrow_copy(input, dim, start, length):
 
 # ---- select_scatter / slice_scatter ---------------------------------------------------------------
 
-class SliceScatter(Op):
+class SliceScatter(IndexPut):
     """`input` with `src` written at a basic-indexing key (select or slice); a new tensor."""
     name = "slice_scatter"
-
-    @staticmethod
-    def forward(ctx, a, src, key):
-        out = a.copy()
-        out[key] = src
-        return out
-
-    @staticmethod
-    def backward(ctx, F, g):
-        key = ctx.params[0]
-        need_a, need_src = ctx.needs_input_grad
-        g_a = g_src = None
-        if F is TENSOR:
-            if need_a:
-                zeros = F.zeros(tuple(ctx.in_meta[1][0]), like=g)
-                g_a = dispatch(type(ctx).op, (g, zeros), (key,))
-            if need_src:
-                g_src = dispatch(Slice, (g,), (key,))
-        else:
-            if need_a:
-                g_a = g.copy()
-                g_a[key] = 0
-            if need_src:
-                g_src = g[key]
-        return g_a, g_src
 
 
 class SelectScatter(SliceScatter):
@@ -291,7 +266,7 @@ def _scatter_into(op, input, src, key, slice_shape):
         raise RuntimeError(
             f"expected src to have a size equal to the slice of self. src size = {list(src._data.shape)}, "
             f"slice size = {list(slice_shape)}")
-    return dispatch(op, (input, src), (key,))
+    return dispatch(op, (input, src), (Key(key + (Ellipsis,), None, True), False, False))
 
 
 @tensor_method("select_scatter")
@@ -921,22 +896,8 @@ def cumulative_trapezoid(y, x=None, *, dx=None, dim=-1):
 
 # ---- fill_diagonal_ --------------------------------------------------------------------------------
 
-class FillDiagonal(Op):
+class FillDiagonal(IndexPut):
     name = "fill_diagonal"
-
-    @staticmethod
-    def forward(ctx, a, value, key):
-        out = a.copy()
-        out[key] = value
-        return out
-
-    @staticmethod
-    def backward(ctx, F, g):
-        shape = tuple(ctx.in_meta[0][0])
-        xp = _xp(F.value(g))
-        mask = xp.ones(shape, dtype=F.value(g).dtype)
-        mask[ctx.params[1]] = 0
-        return g * F.const(mask)
 
 
 @tensor_method("fill_diagonal_")
@@ -958,7 +919,7 @@ def _fill_diagonal_(self, fill_value, wrap=False):
     else:
         i = xp.arange(builtins.min(shape))
         key = (i,) * n
-    return dispatch_inplace(FillDiagonal, self, (), (fill_value, key))
+    return dispatch_inplace(FillDiagonal, self, (fill_value,), (Key(None, key, True), False, True))
 
 
 # ---- in-place shape methods -------------------------------------------------------------------------

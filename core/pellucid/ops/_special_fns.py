@@ -34,7 +34,7 @@ from .._special import erf as _erf_cpu, erfc as _erfc_cpu
 from .._tensor import Tensor
 from ._F import TENSOR
 from ._arith import as_grad_dtype, npcall, quietly, write_out
-from ._pointwise import (_binary_tensors, _binary_tensors_, _not_implemented, _out, _require_kinds,
+from ._pointwise import (_binary_tensors, _binary_tensors_, _not_implemented, _out,
                          _unary)
 from ._reduce import _structseq
 from ._registry import check_tensor, tensor_method
